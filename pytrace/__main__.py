@@ -1,0 +1,3 @@
+from pytrace.cli import main
+
+raise SystemExit(main())

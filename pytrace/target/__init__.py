@@ -1,0 +1,127 @@
+"""The Target: the one door through which pytrace reaches a kernel.
+
+Everything the compiler and runtime ask of a machine goes through these methods,
+so a `RemoteTarget` can forward the very same calls to an agent on another
+machine. Two families:
+
+* facts: plain file reads (BTF blobs, tracefs format files, kallsyms, ELF
+  binaries, /proc). The host parses them (pytrace.kernel.*), so the agent
+  stays a thin loop around syscalls and file reads;
+* actions: bpf(2) maps and programs, perf events and links, ring buffers.
+
+File descriptors returned by a Target are plain ints meaningful only to that
+Target. Failures raise `pytrace.kernel.errors.KernelError` subclasses whose
+message is ready for a user.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+
+class Target(ABC):
+    # ---- facts: files and processes -------------------------------------
+    @abstractmethod
+    def read_file(self, path: str, max_bytes: int | None = None) -> bytes:
+        """Whole file contents (or the first max_bytes); FileNotFoundError if absent."""
+
+    @abstractmethod
+    def list_dir(self, path: str) -> list[str]:
+        """Names in a directory (not paths); FileNotFoundError if absent."""
+
+    @abstractmethod
+    def path_exists(self, path: str) -> bool: ...
+
+    @abstractmethod
+    def num_possible_cpus(self) -> int: ...
+
+    @abstractmethod
+    def online_cpus(self) -> list[int]: ...
+
+    # ---- bpf(2): maps ----------------------------------------------------
+    @abstractmethod
+    def map_create(self, map_type: int, key_size: int, value_size: int,
+                   max_entries: int, flags: int = 0, name: str = "") -> int: ...
+
+    @abstractmethod
+    def map_lookup(self, fd: int, key: bytes, value_size: int) -> bytes | None:
+        """Value bytes, or None when the key is absent. Per-CPU maps return
+        value_size rounded up to 8 times num_possible_cpus bytes."""
+
+    @abstractmethod
+    def map_update(self, fd: int, key: bytes, value: bytes, flags: int = 0) -> None: ...
+
+    @abstractmethod
+    def map_delete(self, fd: int, key: bytes) -> bool:
+        """True if deleted, False if the key was absent."""
+
+    @abstractmethod
+    def map_get_next_key(self, fd: int, key: bytes | None, key_size: int) -> bytes | None: ...
+
+    @abstractmethod
+    def map_lookup_batch(self, fd: int, key_size: int, value_size: int,
+                         max_entries: int, delete: bool = False) -> list[tuple[bytes, bytes]]:
+        """Every (key, value) of the map, through BPF_MAP_LOOKUP[_AND_DELETE]_BATCH
+        where the kernel has it, key-by-key otherwise."""
+
+    @abstractmethod
+    def map_delete_batch(self, fd: int, keys: list[bytes], key_size: int) -> int: ...
+
+    # ---- bpf(2): programs --------------------------------------------------
+    @abstractmethod
+    def prog_load(self, prog_type: int, insns: bytes, license: str = "GPL", *,
+                  name: str = "", expected_attach_type: int = 0,
+                  attach_btf_id: int = 0, kern_version: int = 0,
+                  log_level: int = 0) -> tuple[int, str]:
+        """Load a program; returns (fd, verifier log). On rejection raises
+        ProgLoadError carrying the verifier log."""
+
+    @abstractmethod
+    def prog_info(self, fd: int) -> dict:
+        """At least {'xlated_insns': n, 'verified_insns': n, 'id': n}."""
+
+    # ---- attach: every attachment is owned by the returned handle ----------
+    @abstractmethod
+    def attach_tracepoint(self, prog_fd: int, category: str, event: str) -> int: ...
+
+    @abstractmethod
+    def attach_raw_tracepoint(self, prog_fd: int, name: str) -> int: ...
+
+    @abstractmethod
+    def attach_kprobe(self, prog_fd: int, func: str, offset: int = 0,
+                      retprobe: bool = False) -> int: ...
+
+    @abstractmethod
+    def attach_uprobe(self, prog_fd: int, path: str, offset: int, retprobe: bool = False,
+                      pid: int = -1, ref_ctr_offset: int = 0) -> int: ...
+
+    @abstractmethod
+    def attach_perf_event(self, prog_fd: int, ev_type: int, config: int, *,
+                          sample_period: int = 0, sample_freq: int = 0,
+                          pid: int = -1, cpu: int = 0) -> int:
+        """software/hardware/timer events (profile, interval, software, hardware)."""
+
+    @abstractmethod
+    def attach_tracing(self, prog_fd: int) -> int:
+        """fentry/fexit/tp_btf through BPF_LINK_CREATE (or raw_tracepoint_open)."""
+
+    @abstractmethod
+    def attach_watchpoint(self, prog_fd: int, addr: int, length: int, mode: str,
+                          pid: int = -1, cpu: int = 0) -> int: ...
+
+    @abstractmethod
+    def detach(self, handle: int) -> None:
+        """Undo one attach; closing is enough for the kernel to clean up."""
+
+    # ---- events ---------------------------------------------------------------
+    @abstractmethod
+    def ring_buffer(self, map_fd: int):
+        """A reader with .poll(timeout_ms) -> list[bytes] (records in order) and .close()."""
+
+    @abstractmethod
+    def close(self, fd: int) -> None:
+        """Close a map, program or attachment fd."""
+
+    @abstractmethod
+    def close_all(self) -> None:
+        """Detach and close everything this Target opened (idempotent)."""
