@@ -1,0 +1,357 @@
+"""The types of bpftrace values, with their byte layout.
+
+One vocabulary shared by the type pass (what an expression is), codegen (how
+many bytes, which alignment), the runtime (how to decode bytes read from a map
+or a ring buffer record) and the formatters (how a value prints). Types are
+immutable and hashable so they can key dicts and be compared for map agreement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Type:
+    @property
+    def size(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def align(self) -> int:
+        return min(max(self.size, 1), 8)
+
+    @property
+    def is_integer(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class VoidType(Type):
+    """The type of statements and functions that return nothing."""
+
+    @property
+    def size(self) -> int:
+        return 0
+
+    def __str__(self) -> str:
+        return "none"
+
+
+@dataclass(frozen=True)
+class IntType(Type):
+    bits: int = 64
+    signed: bool = False
+
+    @property
+    def size(self) -> int:
+        return self.bits // 8
+
+    @property
+    def is_integer(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return f"{'' if self.signed else 'u'}int{self.bits}"
+
+
+@dataclass(frozen=True)
+class BoolType(Type):
+    @property
+    def size(self) -> int:
+        return 1
+
+    @property
+    def is_integer(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return "bool"
+
+
+@dataclass(frozen=True)
+class StringType(Type):
+    """A NUL-padded char array of fixed capacity (bpftrace's string[N])."""
+
+    length: int = 64
+
+    @property
+    def size(self) -> int:
+        return self.length
+
+    @property
+    def align(self) -> int:
+        return 1
+
+    def __str__(self) -> str:
+        return f"string[{self.length}]"
+
+
+@dataclass(frozen=True)
+class BufferType(Type):
+    """buf(): a length byte then the data; prints hex-escaped."""
+
+    length: int = 64
+
+    @property
+    def size(self) -> int:
+        return self.length + 1
+
+    @property
+    def align(self) -> int:
+        return 1
+
+    def __str__(self) -> str:
+        return f"buffer[{self.length}]"
+
+
+@dataclass(frozen=True)
+class PointerType(Type):
+    pointee: Type | None = None  # None: void *
+    # The C spelling when known (`struct task_struct *`), for -d and errors.
+    c_name: str = ""
+
+    @property
+    def size(self) -> int:
+        return 8
+
+    @property
+    def is_integer(self) -> bool:
+        return True  # pointers do arithmetic and compare like uint64
+
+    def __str__(self) -> str:
+        return self.c_name or (f"{self.pointee} *" if self.pointee else "void *")
+
+
+@dataclass(frozen=True)
+class ArrayType(Type):
+    elem: Type
+    count: int
+
+    @property
+    def size(self) -> int:
+        return self.elem.size * self.count
+
+    @property
+    def align(self) -> int:
+        return self.elem.align
+
+    def __str__(self) -> str:
+        return f"{self.elem}[{self.count}]"
+
+
+@dataclass(frozen=True)
+class RecordField:
+    name: str
+    type: Type
+    offset: int
+    bit_offset: int = 0  # within the byte at `offset`, for bitfields
+    bit_size: int = 0    # 0: not a bitfield
+
+
+@dataclass(frozen=True)
+class RecordType(Type):
+    """A C struct or union (from BTF, a tracepoint format or the script)."""
+
+    name: str  # "struct task_struct", "union foo", or "" for tracepoint args
+    fields: tuple[RecordField, ...] = ()
+    byte_size: int = 0
+
+    @property
+    def size(self) -> int:
+        return self.byte_size
+
+    @property
+    def align(self) -> int:
+        return max((f.type.align for f in self.fields), default=1)
+
+    def field(self, name: str) -> RecordField | None:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
+
+    def __str__(self) -> str:
+        return self.name or "record"
+
+
+def align_up(value: int, align: int) -> int:
+    return (value + align - 1) // align * align
+
+
+@dataclass(frozen=True)
+class TupleType(Type):
+    """An ordered group of values, laid out like a C struct (natural alignment)."""
+
+    elems: tuple[Type, ...] = ()
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        out, pos = [], 0
+        for t in self.elems:
+            pos = align_up(pos, t.align)
+            out.append(pos)
+            pos += t.size
+        return tuple(out)
+
+    @property
+    def size(self) -> int:
+        if not self.elems:
+            return 0
+        last = self.offsets[-1] + self.elems[-1].size
+        return align_up(last, self.align)
+
+    @property
+    def align(self) -> int:
+        return max((t.align for t in self.elems), default=1)
+
+    def __str__(self) -> str:
+        return "(" + ",".join(str(t) for t in self.elems) + ")"
+
+
+@dataclass(frozen=True)
+class StackType(Type):
+    """kstack/ustack: an id into a stack_trace map (plus pid for ustack)."""
+
+    kernel: bool = True
+    limit: int = 127
+    mode: str = "bpftrace"  # bpftrace, perf, raw
+
+    @property
+    def size(self) -> int:
+        # kstack: u64 stack id; ustack: u64 stack id + u64 pid for symbolisation.
+        return 8 if self.kernel else 16
+
+    def __str__(self) -> str:
+        return f"{'kstack' if self.kernel else 'ustack'}({self.mode}, {self.limit})"
+
+
+@dataclass(frozen=True)
+class SymbolType(Type):
+    """ksym(addr) / usym(addr): an address printed as a symbol name."""
+
+    kernel: bool = True
+
+    @property
+    def size(self) -> int:
+        return 8 if self.kernel else 16  # usym carries the pid too
+
+    def __str__(self) -> str:
+        return "ksym" if self.kernel else "usym"
+
+
+@dataclass(frozen=True)
+class SpecialType(Type):
+    """Values that are integers in BPF but print specially in userspace.
+
+    kind: "probe" (probe index -> name), "username" (uid -> name),
+    "inet" (ntop: af + 16 bytes), "cgroup_path", "strerror", "timestamp",
+    "mac_address".
+    """
+
+    kind: str
+    byte_size: int = 8
+
+    @property
+    def size(self) -> int:
+        return self.byte_size
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+# ---- aggregation map values --------------------------------------------------
+# These are the value types of maps written with count(), sum() ...; the runtime
+# merges per-CPU slots and the formatter prints them. Layouts are the per-CPU
+# slot layouts the generated code updates.
+
+@dataclass(frozen=True)
+class AggregationType(Type):
+    signed: bool = False
+
+    @property
+    def size(self) -> int:
+        return 8
+
+
+@dataclass(frozen=True)
+class CountType(AggregationType):
+    def __str__(self) -> str:
+        return "count_t"
+
+
+@dataclass(frozen=True)
+class SumType(AggregationType):
+    def __str__(self) -> str:
+        return "sum_t"
+
+
+@dataclass(frozen=True)
+class MinType(AggregationType):
+    """Slot: value (i64/u64) then a u64 "set" flag, so an unset CPU slot is ignored."""
+
+    @property
+    def size(self) -> int:
+        return 16
+
+    def __str__(self) -> str:
+        return "min_t"
+
+
+@dataclass(frozen=True)
+class MaxType(MinType):
+    def __str__(self) -> str:
+        return "max_t"
+
+
+@dataclass(frozen=True)
+class AvgType(AggregationType):
+    """Slot: u64 count then 64-bit total."""
+
+    @property
+    def size(self) -> int:
+        return 16
+
+    def __str__(self) -> str:
+        return "avg_t"
+
+
+@dataclass(frozen=True)
+class StatsType(AvgType):
+    def __str__(self) -> str:
+        return "stats_t"
+
+
+@dataclass(frozen=True)
+class HistType(AggregationType):
+    """Log2 histogram; the bucket index is the map's last key field (u64)."""
+
+    k: int = 0
+
+    def __str__(self) -> str:
+        return "hist_t"
+
+
+@dataclass(frozen=True)
+class LhistType(AggregationType):
+    """Linear histogram; the bucket index is the map's last key field (u64)."""
+
+    min: int = 0
+    max: int = 0
+    step: int = 1
+
+    @property
+    def buckets(self) -> int:
+        """Number of buckets including underflow and overflow."""
+        return (self.max - self.min) // self.step + 2
+
+    def __str__(self) -> str:
+        return f"lhist_t({self.min}, {self.max}, {self.step})"
+
+
+UINT64 = IntType(64, False)
+INT64 = IntType(64, True)
+UINT32 = IntType(32, False)
+INT32 = IntType(32, True)
+UINT8 = IntType(8, False)
+VOID = VoidType()
