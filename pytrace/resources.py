@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pytrace.diagnostics import Span
 from pytrace.types import TupleType, Type
 
 # Names of maps pytrace makes for itself; user maps start with "@".
@@ -84,7 +85,8 @@ class ProgramSpec:
     attach: list[AttachSpec] = field(default_factory=list)
     expected_attach_type: int = 0
     attach_btf_id: int = 0
-    probe_index: int = 0   # which Probe of the program text (for error locations)
+    probe_index: int = 0   # which Probe of the program text
+    span: Span | None = None  # the probe's source span, for verifier errors
 
 
 @dataclass

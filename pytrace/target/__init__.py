@@ -77,6 +77,11 @@ class Target(ABC):
         ProgLoadError carrying the verifier log."""
 
     @abstractmethod
+    def prog_test_run(self, fd: int, ctx: bytes = b"") -> int:
+        """Run a loaded program once in the caller's context (BPF_PROG_TEST_RUN);
+        returns its return value. BEGIN and END probes run this way."""
+
+    @abstractmethod
     def prog_info(self, fd: int) -> dict:
         """At least {'xlated_insns': n, 'verified_insns': n, 'id': n}."""
 
