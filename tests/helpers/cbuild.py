@@ -31,19 +31,26 @@ def require_header(header: str) -> None:
 
 
 def build_c(source: str, out_dir: Path, name: str = "prog",
-            flags: tuple[str, ...] | list[str] = ("-O1", "-g")) -> Path:
+            flags: tuple[str, ...] | list[str] = ("-O1", "-g"),
+            extra_sources: dict[str, str] | None = None) -> Path:
     """Compile `source` into the executable out_dir/name and return its path.
 
     `flags` are passed to gcc before the output (add "-no-pie", "-shared
-    -fPIC", "-pthread"...). A compile error fails the test with gcc's message.
+    -fPIC", "-pthread"...). `extra_sources` maps more file names ("b.c") to
+    their text, compiled and linked in (e.g. one unit with different #defines).
+    A compile error fails the test with gcc's message.
     """
     gcc = require_gcc()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     src = out_dir / f"{name}.c"
     src.write_text(source)
+    sources = [str(src)]
+    for extra_name, extra_text in (extra_sources or {}).items():
+        (out_dir / extra_name).write_text(extra_text)
+        sources.append(str(out_dir / extra_name))
     exe = out_dir / name
-    result = subprocess.run([gcc, *flags, "-o", str(exe), str(src)],
+    result = subprocess.run([gcc, *flags, "-o", str(exe), *sources],
                             capture_output=True, text=True)
     if result.returncode != 0:
         pytest.fail(f"gcc failed for {name}.c:\n{result.stderr}")
