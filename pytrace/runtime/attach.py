@@ -1,0 +1,64 @@
+"""Attach every program to its attach points through the probe providers, and undo it.
+
+Each AttachSpec names its provider; the provider registered in pytrace.probes
+knows how to attach one spec (`attach(target, prog_fd, spec, options)`
+returning the handle or handles that own the attachment). `Attachments` keeps every handle
+so that exit, errors and Ctrl-C all detach the same way.
+"""
+
+from __future__ import annotations
+
+from pytrace.diagnostics import PytraceError
+from pytrace.probes import get_provider
+from pytrace.runtime.loader import LoadedObject
+
+
+class Attachments:
+    """Handles of attached probes, detached in reverse order."""
+
+    def __init__(self, target):
+        self.target = target
+        self.handles: list[int] = []
+
+    def attach_all(self, loaded: LoadedObject, options: dict) -> int:
+        """Attach every non-BEGIN/END program; returns how many points attached."""
+        count = 0
+        for prog in loaded.programs:
+            for spec in prog.spec.attach:
+                provider = get_provider(spec.provider)
+                try:
+                    handle = provider.attach(self.target, prog.fd, spec, options)
+                except PytraceError:
+                    raise
+                except OSError as e:
+                    raise PytraceError(f"Error attaching probe: '{spec.name}': "
+                                       f"{_reason(e)}") from None
+                self._keep(handle)
+                count += 1
+        return count
+
+    def _keep(self, handle) -> None:
+        if handle is None:
+            return
+        if isinstance(handle, (list, tuple)):
+            for h in handle:
+                self._keep(h)
+        else:
+            self.handles.append(handle)
+
+    def detach_all(self) -> None:
+        while self.handles:
+            handle = self.handles.pop()
+            try:
+                self.target.detach(handle)
+            except OSError:
+                pass  # already gone (e.g. the process it watched exited)
+
+
+def _reason(e: OSError) -> str:
+    return getattr(e, "message", None) or e.strerror or str(e)
+
+
+def banner(sink, count: int) -> None:
+    """`Attaching N probes...` goes out before anything is attached."""
+    sink.attached_probes(count)

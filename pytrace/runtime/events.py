@@ -1,0 +1,137 @@
+"""Ring buffer records -> output: one handler per async action kind.
+
+A record is a u64 action id (an index in Resources.actions) followed by the
+action's arguments laid out as AsyncAction.args. `EventHandler.handle` decodes
+one record and does what the action asks (print through the sink, clear a
+map, ...), and tells the loop whether the program asked to exit.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+import time
+
+from pytrace.resources import AsyncAction, Resources
+from pytrace.runtime.decode import Symbols, decode
+
+HEADER = 8  # the u64 action id
+
+
+class EventHandler:
+    """Decodes records and performs their actions; `maps` is a runtime.maps.MapAccess."""
+
+    def __init__(self, resources: Resources, sink, symbols: Symbols, maps,
+                 target=None, warn=None):
+        self.resources = resources
+        self.sink = sink
+        self.symbols = symbols
+        self.maps = maps
+        self.target = target
+        self.warn = warn or (lambda text: print(text, file=sys.stderr))
+        self.handlers = {
+            "printf": self.on_printf, "print_map": self.on_print_map,
+            "print_value": self.on_print_value, "time": self.on_time,
+            "exit": self.on_exit, "clear": self.on_clear, "zero": self.on_zero,
+            "join": self.on_join, "cat": self.on_cat, "system": self.on_system,
+            "errorf": self.on_errorf, "warnf": self.on_warnf,
+            "helper_error": self.on_helper_error,
+        }
+
+    def handle(self, record: bytes) -> bool:
+        """Perform one record's action; True when it was exit()."""
+        if len(record) < HEADER:
+            return False
+        (action_id,) = struct.unpack_from("<Q", record)
+        if action_id >= len(self.resources.actions):
+            self.warn(f"WARNING: unknown event id {action_id} from the kernel (ignored)")
+            return False
+        action = self.resources.actions[action_id]
+        handler = self.handlers.get(action.kind)
+        if handler is None:
+            self.warn(f"WARNING: async action {action.kind} is not supported yet")
+            return False
+        return bool(handler(action, record[HEADER:]))
+
+    def args(self, action: AsyncAction, payload: bytes) -> list:
+        if len(payload) < action.args.size:
+            payload = payload + bytes(action.args.size - len(payload))
+        return list(decode(action.args, payload, self.symbols))
+
+    def typed_args(self, action: AsyncAction, payload: bytes) -> list[tuple]:
+        return list(zip(action.args.elems, self.args(action, payload)))
+
+    # ---- actions -----------------------------------------------------------
+    def on_printf(self, action, payload):
+        from pytrace.output import format_printf
+        self.sink.printf(format_printf(action.fmt or "", self.typed_args(action, payload)))
+
+    def on_print_value(self, action, payload):
+        (ty, value), = self.typed_args(action, payload)[:1]
+        self.sink.value(ty, value)
+
+    def on_print_map(self, action, payload):
+        opts = action.options
+        self.maps.print(action.map_name, top=int(opts.get("top", 0) or 0),
+                        div=int(opts.get("div", 0) or 0))
+
+    def on_time(self, action, payload):
+        fmt = action.fmt if action.fmt is not None else "%H:%M:%S\n"
+        self.sink.time(time.strftime(fmt, time.localtime()))
+
+    def on_exit(self, action, payload):
+        return True
+
+    def on_clear(self, action, payload):
+        self.maps.clear(action.map_name)
+
+    def on_zero(self, action, payload):
+        self.maps.zero(action.map_name)
+
+    def on_join(self, action, payload):
+        delim = action.options.get("delim", " ")
+        parts = []
+        for value in self.args(action, payload):
+            items = value if isinstance(value, (list, tuple)) else [value]
+            for item in items:
+                if item == "":
+                    break  # join() stops at the first missing argument
+                parts.append(str(item))
+        self.sink.join(delim.join(parts))
+
+    def on_cat(self, action, payload):
+        from pytrace.output import format_printf
+        path = format_printf(action.fmt or "", self.typed_args(action, payload))
+        try:
+            data = self.target.read_file(path)
+        except OSError as e:
+            self.warn(f"ERROR: failed to open file '{path}': {e.strerror or e}")
+            return
+        self.sink.cat(data.decode("utf-8", errors="surrogateescape"))
+
+    def on_system(self, action, payload):
+        import subprocess
+
+        from pytrace.output import format_printf
+        command = format_printf(action.fmt or "", self.typed_args(action, payload))
+        done = subprocess.run(command, shell=True, capture_output=True)
+        self.sink.system(done.stdout.decode("utf-8", errors="surrogateescape"))
+
+    def on_errorf(self, action, payload):
+        from pytrace.output import format_printf
+        self.warn("ERROR: " + format_printf(action.fmt or "", self.typed_args(action, payload)))
+
+    def on_warnf(self, action, payload):
+        from pytrace.output import format_printf
+        self.warn("WARNING: " + format_printf(action.fmt or "", self.typed_args(action, payload)))
+
+    def on_helper_error(self, action, payload):
+        args = self.args(action, payload)
+        retcode = args[0] if args else 0
+        helper = action.options.get("helper", "unknown")
+        where = action.options.get("where", "")
+        prefix = f"{where}: " if where else ""
+        self.warn(f"{prefix}WARNING: Failed to {helper}: {retcode}\n"
+                  f"Additional Info - helper: {helper}, retcode: {retcode}")
+        if hasattr(self.sink, "helper_error"):
+            self.sink.helper_error(helper, retcode, action.options)

@@ -1,0 +1,229 @@
+"""Load a compiled BPF object into a Target: create maps, patch map refs, load programs.
+
+The compiler refers to maps only through `ld_imm64 rX, MAP_INDEX` with
+src_reg = BPF_PSEUDO_MAP_FD (what `llvm.bpf.pseudo(1, INDEX)` lowers to), so
+loading is: read each program's bytes out of the ELF object (pyelftools),
+rewrite those immediates to the fds of the maps created from Resources.maps,
+and BPF_PROG_LOAD each program with its type. A verifier rejection becomes a
+PytraceError located at the probe's source span, carrying the few log lines
+that say why.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+from dataclasses import dataclass, field
+
+from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
+
+from pytrace.diagnostics import PytraceError
+from pytrace.resources import MapSpec, ProgramSpec, Resources
+
+MAP_TYPES = {
+    "hash": 1, "array": 2, "percpu_hash": 5, "percpu_array": 6,
+    "stack_trace": 7, "lru_hash": 9, "lru_percpu_hash": 10, "ringbuf": 27,
+}
+
+PROG_TYPES = {
+    "kprobe": 2, "uprobe": 2, "usdt": 2, "tracepoint": 5, "perf_event": 7,
+    "raw_tracepoint": 17, "tracing": 26,
+    # BEGIN/END run through BPF_PROG_TEST_RUN, which raw tracepoint programs
+    # support with an empty context.
+    "begin": 17, "end": 17,
+}
+
+INSN_SIZE = 8
+LD_IMM64 = 0x18
+PSEUDO_MAP_FD = 1
+
+
+class LoadError(PytraceError):
+    """A map or program the kernel would not take; `details` (verifier log
+    lines) print after the located message."""
+
+    def __init__(self, message: str, span=None, details: list[str] | None = None):
+        super().__init__(message, span)
+        self.details = details or []
+
+    def render(self, source=None) -> str:
+        text = super().render(source)
+        return "\n".join([text, *("  " + ln for ln in self.details)])
+
+
+@dataclass
+class LoadedProgram:
+    spec: ProgramSpec
+    fd: int
+    insn_count: int
+
+
+@dataclass
+class LoadedObject:
+    """Everything a load created: map fds by Resources index and by name, programs."""
+
+    resources: Resources
+    map_fds: list[int] = field(default_factory=list)
+    programs: list[LoadedProgram] = field(default_factory=list)
+
+    def map_fd(self, name: str) -> int:
+        return self.map_fds[self.resources.map_index(name)]
+
+    def program(self, prog_type: str) -> LoadedProgram | None:
+        for p in self.programs:
+            if p.spec.prog_type == prog_type:
+                return p
+        return None
+
+    def close(self, target) -> None:
+        for p in self.programs:
+            target.close(p.fd)
+        for fd in self.map_fds:
+            target.close(fd)
+        self.programs, self.map_fds = [], []
+
+
+# ---- reading the ELF object ---------------------------------------------------
+
+def program_bytes(elf_object: bytes, spec: ProgramSpec) -> bytes:
+    """The instructions of spec.function in section spec.section."""
+    elf = ELFFile(io.BytesIO(elf_object))
+    section = elf.get_section_by_name(spec.section)
+    if section is None:
+        raise LoadError(f"internal: the BPF object has no section {spec.section!r}")
+    data = section.data()
+    index = elf.get_section_index(spec.section)
+    for symtab in elf.iter_sections():
+        if not isinstance(symtab, SymbolTableSection):
+            continue
+        for sym in symtab.get_symbol_by_name(spec.function) or []:
+            if sym["st_shndx"] == index and sym["st_info"]["type"] == "STT_FUNC":
+                start, size = sym["st_value"], sym["st_size"]
+                return data[start:start + size] if size else data[start:]
+    return data  # one function per section: the whole section is the program
+
+
+def relocation_sections(elf_object: bytes) -> list[str]:
+    """Names of sections that relocation sections apply to (the loader uses none)."""
+    elf = ELFFile(io.BytesIO(elf_object))
+    out = []
+    for s in elf.iter_sections():
+        if s.header["sh_type"] in ("SHT_REL", "SHT_RELA"):
+            out.append(elf.get_section(s.header["sh_info"]).name)
+    return out
+
+
+def patch_map_fds(insns: bytes, map_fds: list[int]) -> bytes:
+    """Rewrite every ld_imm64 with src_reg=BPF_PSEUDO_MAP_FD: imm MAP_INDEX -> fd."""
+    if len(insns) % INSN_SIZE:
+        raise LoadError("internal: program size is not a whole number of instructions")
+    out = bytearray(insns)
+    pc = 0
+    while pc < len(out):
+        opcode, regs = out[pc], out[pc + 1]
+        if opcode == LD_IMM64:
+            if regs >> 4 == PSEUDO_MAP_FD:
+                (index,) = struct.unpack_from("<i", out, pc + 4)
+                if not 0 <= index < len(map_fds):
+                    raise LoadError(f"internal: map index {index} out of range")
+                struct.pack_into("<i", out, pc + 4, map_fds[index])
+            pc += 2 * INSN_SIZE  # ld_imm64 spans two instruction slots
+        else:
+            pc += INSN_SIZE
+    return bytes(out)
+
+
+# ---- kernel objects -----------------------------------------------------------
+
+def kernel_name(name: str) -> str:
+    """A name the kernel accepts for a map or program: [A-Za-z0-9_.], 15 chars."""
+    name = name.replace("@", "AT_", 1) if name.startswith("@") else name
+    return re.sub(r"[^A-Za-z0-9_.]", "_", name)[:15]
+
+
+def create_map(target, spec: MapSpec) -> int:
+    try:
+        map_type = MAP_TYPES[spec.bpf_type]
+    except KeyError:
+        raise LoadError(f"internal: unknown map type {spec.bpf_type!r}") from None
+    try:
+        return target.map_create(map_type, spec.key_size, spec.value_size,
+                                 spec.max_entries, name=kernel_name(spec.name))
+    except OSError as e:  # KernelError is an OSError or carries a ready message
+        raise LoadError(f"Could not create map {spec.name}: {e}") from None
+
+
+def load(target, elf_object: bytes, resources: Resources) -> LoadedObject:
+    """Create every map and load every program; on failure close what was made."""
+    loaded = LoadedObject(resources)
+    try:
+        for spec in resources.maps:
+            loaded.map_fds.append(create_map(target, spec))
+        for spec in resources.programs:
+            insns = patch_map_fds(program_bytes(elf_object, spec), loaded.map_fds)
+            fd = load_program(target, spec, insns, resources)
+            loaded.programs.append(LoadedProgram(spec, fd, len(insns) // INSN_SIZE))
+    except BaseException:
+        loaded.close(target)
+        raise
+    return loaded
+
+
+def load_program(target, spec: ProgramSpec, insns: bytes,
+                 resources: Resources | None = None) -> int:
+    from pytrace.kernel.errors import ProgLoadError
+
+    prog_type = PROG_TYPES.get(spec.prog_type)
+    if prog_type is None:
+        raise LoadError(f"internal: unknown program type {spec.prog_type!r}")
+    kwargs = dict(name=kernel_name(spec.function),
+                  expected_attach_type=spec.expected_attach_type,
+                  attach_btf_id=spec.attach_btf_id)
+    try:
+        fd, _ = target.prog_load(prog_type, insns, "GPL", **kwargs)
+        return fd
+    except ProgLoadError as first:
+        log = _log_of(first)
+        if not log.strip():
+            # Loading without a log is faster; ask again for the reason.
+            try:
+                fd, _ = target.prog_load(prog_type, insns, "GPL", log_level=1, **kwargs)
+                return fd  # the retry passed (should not happen): keep it
+            except ProgLoadError as second:
+                log = _log_of(second) or str(second)
+        raise verifier_error(spec, log, resources) from None
+
+
+def _log_of(err) -> str:
+    return getattr(err, "log", None) or getattr(err, "verifier_log", None) or ""
+
+
+# Log lines that are statistics, not reasons.
+_NOISE = re.compile(r"^(processed \d+ insns|verification time|stack depth|"
+                    r"max_states_per_insn|Func#|func#|Validating )")
+
+
+def verifier_summary(log: str, max_lines: int = 4) -> list[str]:
+    """The last few meaningful lines of a verifier log: the instruction and reason."""
+    lines = [ln.rstrip() for ln in log.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not _NOISE.match(ln)]
+    return lines[-max_lines:]
+
+
+def program_title(spec: ProgramSpec, resources: Resources | None = None) -> str:
+    """How messages name a program: its attach points, else its probe."""
+    if spec.attach:
+        return ", ".join(a.name for a in spec.attach)
+    if resources and 0 <= spec.probe_index < len(resources.probe_names):
+        return resources.probe_names[spec.probe_index]
+    return spec.prog_type.upper()
+
+
+def verifier_error(spec: ProgramSpec, log: str, resources: Resources) -> LoadError:
+    summary = verifier_summary(log)
+    message = f"The BPF verifier rejected the program for {program_title(spec, resources)}"
+    if summary:
+        message += f": {summary[-1].strip()}"
+    return LoadError(message, spec.span, summary[:-1] if summary else [])

@@ -1,0 +1,229 @@
+"""The life of a trace: BEGIN, attach, poll events until something ends it, END, maps.
+
+`run_trace` takes a loaded object and an output sink and does, in bpftrace's
+order: banner, BEGIN (BPF_PROG_TEST_RUN in this process), attach, release the
+`-c` child, then wait on the ring buffer, signals and the watched process at
+once (epoll), so exit() or the child's end is acted on at once, not after a
+poll timeout. At the end: detach, END, drain its events, `"\\n\\n"`, every user
+map in name order. Detaching happens in `finally`, whatever went wrong.
+"""
+
+from __future__ import annotations
+
+import select
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from pytrace.resources import EVENTS_MAP
+from pytrace.runtime.attach import Attachments, banner
+from pytrace.runtime.decode import Symbols
+from pytrace.runtime.events import EventHandler
+from pytrace.runtime.loader import LoadedObject
+from pytrace.runtime.maps import MapAccess
+
+# Wake up this often even without a ring buffer wakeup, so records written
+# without one (BPF_RB_NO_WAKEUP) and lost-event counts still come out.
+IDLE_WAKEUP_S = 0.2
+LOST_CHECK_S = 1.0
+
+
+@dataclass
+class TraceOptions:
+    attached_count: int = 0
+    attach_options: dict = field(default_factory=dict)
+    child: object | None = None       # runtime.child.ChildCommand
+    watched: object | None = None     # runtime.child.WatchedProcess (-p)
+    flush_each_batch: bool = True     # False with -B full
+    separator: object | None = None   # stream for "\n\n" when it is not the sink's
+    handle_signals: bool = True
+
+
+class StopSignals:
+    """SIGINT/SIGTERM set a flag and wake the loop through a pipe (set_wakeup_fd)."""
+
+    def __init__(self, enabled: bool):
+        self.received = 0
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.read_fd = -1
+        self._saved: dict = {}
+        self._old_wakeup = -1
+
+    def __enter__(self):
+        if not self.enabled:
+            return self
+        import os
+
+        self.read_fd, self._write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._old_wakeup = signal.set_wakeup_fd(self._write_fd)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._saved[sig] = signal.signal(sig, self._on_signal)
+        return self
+
+    def _on_signal(self, signum, frame):
+        self.received = signum
+
+    def __exit__(self, *exc):
+        if not self.enabled:
+            return False
+        import os
+
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+        signal.set_wakeup_fd(self._old_wakeup)
+        os.close(self.read_fd)
+        os.close(self._write_fd)
+        return False
+
+
+class Waiter:
+    """Waits for any of: ring buffer data, a signal, the watched process exiting."""
+
+    def __init__(self, fds: list[int]):
+        self.epoll = select.epoll()
+        for fd in fds:
+            self.epoll.register(fd, select.EPOLLIN)
+
+    def wait(self, timeout_s: float) -> None:
+        self.epoll.poll(timeout_s)
+
+    def close(self) -> None:
+        self.epoll.close()
+
+
+def run_trace(target, loaded: LoadedObject, sink, symbols: Symbols,
+              options: TraceOptions) -> int:
+    """Run a loaded program to its end and print its maps; returns the exit code."""
+    attachments = Attachments(target)
+    maps = MapAccess(target, loaded, sink, symbols)
+    handler = EventHandler(loaded.resources, sink, symbols, maps, target=target)
+    reader = None
+    if EVENTS_MAP in {m.name for m in loaded.resources.maps}:
+        reader = target.ring_buffer(loaded.map_fd(EVENTS_MAP))
+    loop = _Loop(target, reader, handler, maps, sink, options)
+    try:
+        with StopSignals(options.handle_signals) as stop:
+            loop.stop = stop
+            banner(sink, options.attached_count)
+            _flush(sink)
+            begin = loaded.program("begin")
+            if begin is not None:
+                target.prog_test_run(begin.fd)
+            exiting = loop.drain()
+            if not exiting and not stop.received:
+                attachments.attach_all(loaded, options.attach_options)
+                if options.child is not None:
+                    options.child.release()
+                loop.run()
+        attachments.detach_all()
+        end = loaded.program("end")
+        if end is not None:
+            target.prog_test_run(end.fd)
+        loop.drain(stop_at_exit=False)
+        loop.report_lost()
+        _separator(sink, options)
+        maps.print_all()
+        _flush(sink)
+        return 0
+    finally:
+        attachments.detach_all()
+        if reader is not None:
+            reader.close()
+        if options.child is not None:
+            options.child.stop()
+        if options.watched is not None:
+            options.watched.close()
+
+
+class _Loop:
+    def __init__(self, target, reader, handler, maps, sink, options: TraceOptions):
+        self.target = target
+        self.reader = reader
+        self.handler = handler
+        self.maps = maps
+        self.sink = sink
+        self.options = options
+        self.stop: StopSignals | None = None
+        self.lost_reported = 0
+        self.last_lost_check = time.monotonic()
+
+    def drain(self, stop_at_exit: bool = True) -> bool:
+        """Handle every record there is now; True if one was exit()."""
+        if self.reader is None:
+            return False
+        while True:
+            records = self.reader.poll(0)
+            if not records:
+                return False
+            for record in records:
+                if self.handler.handle(record) and stop_at_exit:
+                    self._after_batch()
+                    return True
+            self._after_batch()
+
+    def _after_batch(self) -> None:
+        if self.options.flush_each_batch:
+            _flush(self.sink)
+
+    def run(self) -> None:
+        watched = self.options.child or self.options.watched
+        fds = []
+        if self.reader is not None and hasattr(self.reader, "fileno"):
+            fds.append(self.reader.fileno())
+        if self.stop is not None and self.stop.read_fd >= 0:
+            fds.append(self.stop.read_fd)
+        if watched is not None:
+            fds.append(watched.fileno())
+        waiter = Waiter(fds)
+        try:
+            while True:
+                if self.drain():
+                    return
+                if self.stop is not None and self.stop.received:
+                    return
+                if watched is not None and watched.exited():
+                    self.drain()  # what the process did before it ended
+                    return
+                self._check_lost()
+                waiter.wait(IDLE_WAKEUP_S)
+                self._clear_wakeup()
+        finally:
+            waiter.close()
+
+    def _clear_wakeup(self) -> None:
+        if self.stop is not None and self.stop.read_fd >= 0:
+            import os
+            try:
+                os.read(self.stop.read_fd, 64)
+            except BlockingIOError:
+                pass
+
+    def _check_lost(self) -> None:
+        now = time.monotonic()
+        if now - self.last_lost_check >= LOST_CHECK_S:
+            self.last_lost_check = now
+            self.report_lost()
+
+    def report_lost(self) -> None:
+        lost = self.maps.lost_count()
+        if lost > self.lost_reported:
+            self.sink.lost_events(lost - self.lost_reported)
+            self.lost_reported = lost
+
+
+def _flush(sink) -> None:
+    stream = getattr(sink, "stream", None)
+    if stream is not None:
+        stream.flush()
+
+
+def _separator(sink, options: TraceOptions) -> None:
+    """The "\\n\\n" before the maps goes to stdout even when output goes to a file."""
+    if options.separator is not None:
+        _flush(sink)
+        options.separator.write("\n\n")
+        options.separator.flush()
+    else:
+        sink.exit_separator()

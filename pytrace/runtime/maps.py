@@ -1,0 +1,142 @@
+"""Reading, clearing and zeroing whole user maps through a Target.
+
+`read_map` returns a map as the output sink wants it: a list of (key tuple,
+value) with keys decoded field by field (WITHOUT the bucket index) and values
+merged over CPUs; hist/lhist entries are grouped by user key into one
+values.Histogram each. Every map is read with one BPF_MAP_LOOKUP_BATCH walk.
+"""
+
+from __future__ import annotations
+
+from pytrace import types as T
+from pytrace.output.values import Histogram
+from pytrace.resources import MapSpec
+from pytrace.runtime.decode import (Symbols, decode, merge_percpu, percpu_slot_size,
+                                    split_percpu)
+
+PERCPU_TYPES = ("percpu_hash", "percpu_array", "lru_percpu_hash")
+
+
+def is_percpu(spec: MapSpec) -> bool:
+    return spec.bpf_type in PERCPU_TYPES
+
+
+def decode_key(spec: MapSpec, raw: bytes, symbols: Symbols) -> tuple:
+    """User key fields of a raw BPF key; a keyless map's u64 0 key is ()."""
+    if not spec.key_types:
+        return ()
+    return decode(spec.key_layout, raw, symbols)
+
+
+def bucket_of(spec: MapSpec, raw: bytes) -> int:
+    # The bucket index is the u64 after the user key fields, 8-aligned.
+    start = T.align_up(spec.key_layout.size, 8) if spec.key_types else 0
+    return int.from_bytes(raw[start:start + 8], "little")
+
+
+def decode_value(spec: MapSpec, raw: bytes, ncpus: int, symbols: Symbols):
+    if is_percpu(spec):
+        return merge_percpu(spec.value_type, split_percpu(raw, spec.value_size, ncpus))
+    if isinstance(spec.value_type, T.AggregationType):
+        return merge_percpu(spec.value_type, [raw])
+    return decode(spec.value_type, raw, symbols)
+
+
+def read_raw(target, fd: int, spec: MapSpec, ncpus: int) -> list[tuple[bytes, bytes]]:
+    # Targets take the element size and hand back one padded slot per CPU
+    # for per-CPU maps.
+    return target.map_lookup_batch(fd, spec.key_size, spec.value_size, spec.max_entries)
+
+
+def read_map(target, fd: int, spec: MapSpec, ncpus: int,
+             symbols: Symbols) -> list[tuple[tuple, object]]:
+    """Every entry of a user map, decoded, in kernel iteration order."""
+    raw = read_raw(target, fd, spec, ncpus)
+    if spec.has_bucket_key:
+        return _group_histograms(spec, raw, ncpus, symbols)
+    return [(decode_key(spec, k, symbols), decode_value(spec, v, ncpus, symbols))
+            for k, v in raw]
+
+
+def _group_histograms(spec, raw, ncpus, symbols) -> list[tuple[tuple, Histogram]]:
+    by_key: dict[bytes, tuple[tuple, Histogram]] = {}
+    user_len = spec.key_layout.size if spec.key_types else 0
+    for k, v in raw:
+        user_raw = k[:user_len]
+        if user_raw not in by_key:
+            by_key[user_raw] = (decode_key(spec, k, symbols), Histogram())
+        count = decode_value(spec, v, ncpus, symbols)
+        hist = by_key[user_raw][1]
+        bucket = bucket_of(spec, k)
+        hist.buckets[bucket] = hist.buckets.get(bucket, 0) + count
+    return list(by_key.values())
+
+
+def clear_map(target, fd: int, spec: MapSpec, ncpus: int) -> None:
+    """clear(@m): every key goes, except that a keyless count() reads 0
+    afterwards, as bpftrace (whose keyless count lives in an array) prints it."""
+    if not spec.key_types and isinstance(spec.value_type, T.CountType):
+        zero_map(target, fd, spec, ncpus)
+        return
+    keys = [k for k, _ in read_raw(target, fd, spec, ncpus)]
+    if keys:
+        target.map_delete_batch(fd, keys, spec.key_size)
+
+
+def zero_map(target, fd: int, spec: MapSpec, ncpus: int) -> None:
+    """zero(@m): keep every key, set every value (every CPU's slot) to zero."""
+    zero = bytes(percpu_slot_size(spec.value_size) * ncpus if is_percpu(spec)
+                 else spec.value_size)
+    for k, _ in read_raw(target, fd, spec, ncpus):
+        target.map_update(fd, k, zero)
+
+
+class MapAccess:
+    """The user maps of one loaded object, by name: what async actions and exit use."""
+
+    def __init__(self, target, loaded, sink, symbols: Symbols):
+        self.target = target
+        self.loaded = loaded
+        self.sink = sink
+        self.symbols = symbols
+        self.ncpus = target.num_possible_cpus()
+
+    def _fd_spec(self, name: str):
+        return self.loaded.map_fd(name), self.loaded.resources.map(name)
+
+    def read(self, name: str) -> list[tuple[tuple, object]]:
+        fd, spec = self._fd_spec(name)
+        return read_map(self.target, fd, spec, self.ncpus, self.symbols)
+
+    def print(self, name: str, top: int = 0, div: int = 0) -> None:
+        spec = self.loaded.resources.map(name)
+        self.sink.map(spec, self.read(name), top=top, div=div)
+
+    def print_all(self) -> None:
+        """Every user map in name byte order, as bpftrace prints them at exit."""
+        for spec in sorted(self.loaded.resources.user_maps,
+                           key=lambda m: m.name.encode("utf-8", "surrogateescape")):
+            self.print(spec.name)
+
+    def clear(self, name: str) -> None:
+        fd, spec = self._fd_spec(name)
+        clear_map(self.target, fd, spec, self.ncpus)
+
+    def zero(self, name: str) -> None:
+        fd, spec = self._fd_spec(name)
+        zero_map(self.target, fd, spec, self.ncpus)
+
+    def lost_count(self) -> int:
+        """Records the BPF side could not put in the ring buffer, so far."""
+        from pytrace.resources import LOST_MAP
+        try:
+            fd, spec = self._fd_spec(LOST_MAP)
+        except KeyError:
+            return 0
+        value = self.target.map_lookup(fd, bytes(spec.key_size), spec.value_size)
+        if value is None:
+            return 0
+        if is_percpu(spec):
+            return sum(int.from_bytes(s[:8], "little")
+                       for s in split_percpu(value, spec.value_size, self.ncpus))
+        return int.from_bytes(value[:8], "little")

@@ -1,0 +1,195 @@
+"""One trace from program text to printed maps: the library API under the CLI.
+
+`Session` holds what a run needs (program text, parameters, target, output
+stream and format, -c/-p) and does parse -> compile -> load -> run through the
+runtime; `run()` is the one-call form and `run_from_cli` maps the command
+line's options onto a Session. Debug stages (-d ir/asm/resources) print and
+return before anything is loaded.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import os
+import pprint
+import sys
+from dataclasses import dataclass, field
+
+from pytrace.diagnostics import PytraceError, Source
+
+
+@dataclass
+class Session:
+    program: str | Source
+    params: list[str] = field(default_factory=list)
+    target: object | None = None       # a Target; LocalTarget() when None
+    output: object | None = None       # text stream; sys.stdout when None
+    format: str = "text"
+    quiet: bool = False
+    command: str | None = None         # -c: run it, trace until it exits
+    pid: int | None = None             # -p: trace until it exits
+    verbose: bool = False
+    verbose_stream: object | None = None
+    separator_stream: object | None = None  # where "\n\n" goes if not `output`
+    flush_each_batch: bool = True
+    helper_errors: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.program, str):
+            self.program = Source(self.program, "stdin")
+
+    # ---- stages --------------------------------------------------------------------
+    def get_target(self):
+        if self.target is None:
+            from pytrace.target.local import LocalTarget
+            self.target = LocalTarget()
+        return self.target
+
+    def parse(self):
+        from pytrace.parser import parse
+        return parse(self.program)
+
+    def compile(self, cpid: int = 0):
+        from pytrace.compiler import compile_program
+        extra = {}
+        accepted = inspect.signature(compile_program).parameters
+        if "options" in accepted:
+            extra["options"] = self.compile_options(cpid)
+        elif "cpid" in accepted:
+            extra["cpid"] = cpid
+        return compile_program(self.parse(), self.get_target(), params=list(self.params),
+                               source=self.program, **extra)
+
+    def compile_options(self, cpid: int) -> dict:
+        return {"cpid": cpid, "pid": self.pid, "helper_errors": self.helper_errors}
+
+    # ---- running --------------------------------------------------------------------
+    def run(self) -> int:
+        """Compile, load, trace until the end, print the maps; the exit code."""
+        from pytrace.output import make_sink
+        from pytrace.runtime.child import ChildCommand, WatchedProcess
+        from pytrace.runtime.loader import load
+        from pytrace.runtime.loop import TraceOptions, run_trace
+        from pytrace.runtime.symbols import TargetSymbols
+
+        target = self.get_target()
+        child = watched = loaded = None
+        try:
+            if self.command:
+                child = ChildCommand(self.command)
+            elif self.pid is not None:
+                watched = WatchedProcess(self.pid)
+            compiled = self.compile(cpid=child.pid if child else 0)
+            loaded = load(target, compiled.object, compiled.resources)
+            if self.verbose:
+                self.report_programs(loaded)
+            out = self.output if self.output is not None else sys.stdout
+            sink = make_sink(self.format, out)
+            if self.quiet:
+                sink.attached_probes = lambda n: None
+            options = TraceOptions(
+                attached_count=compiled.attached_count,
+                attach_options=self.compile_options(child.pid if child else 0),
+                child=child, watched=watched,
+                flush_each_batch=self.flush_each_batch,
+                separator=self.separator_stream)
+            child = watched = None  # run_trace owns them now
+            symbols = TargetSymbols(target, compiled.resources, loaded)
+            return run_trace(target, loaded, sink, symbols, options)
+        finally:
+            if child is not None:
+                child.stop()
+            if watched is not None:
+                watched.close()
+            if loaded is not None:
+                loaded.close(target)
+            target.close_all()
+
+    def report_programs(self, loaded) -> None:
+        """-v: each program's size as loaded and what the verifier walked."""
+        from pytrace.runtime.loader import program_title
+        stream = self.verbose_stream or sys.stderr
+        for prog in loaded.programs:
+            info = self.get_target().prog_info(prog.fd)
+            title = program_title(prog.spec, loaded.resources)
+            stream.write(f"Program {title}: {prog.insn_count} instructions, "
+                         f"{info.get('xlated_insns', 0)} after verification, "
+                         f"{info.get('verified_insns', 0)} verified\n")
+        stream.flush()
+
+    # ---- debug stages -----------------------------------------------------------------
+    def debug_text(self, stage: str) -> str:
+        compiled = self.compile()
+        if stage == "ir":
+            return compiled.ir
+        if stage == "asm":
+            return compiled.asm()
+        if stage == "resources":
+            return pprint.pformat(compiled.resources, width=100, sort_dicts=False) + "\n"
+        raise PytraceError(f"unknown debug stage {stage}")
+
+
+def run(program: str, *args: str, **options) -> int:
+    """Run a bpftrace program as `pytrace -e` would: `run("BEGIN { exit(); }")`."""
+    return Session(program, params=list(args), **options).run()
+
+
+def trace_output(program: str, *args: str, **options) -> str:
+    """Run a program and return the text it printed (banner, events, maps)."""
+    out = io.StringIO()
+    options.setdefault("separator_stream", None)
+    Session(program, params=list(args), output=out, **options).run()
+    return out.getvalue()
+
+
+# ---- the command line ---------------------------------------------------------------------
+
+def run_from_cli(opts, source: Source, params: list[str]) -> int:
+    if opts.target not in (None, "local"):
+        raise PytraceError(f"--target {opts.target}: remote targets are not supported yet")
+    session = Session(source, params=params, format=opts.format, quiet=opts.quiet,
+                      command=opts.command, pid=opts.pid, verbose=opts.verbose,
+                      helper_errors=opts.helper_errors)
+    if opts.debug:
+        for stage in opts.debug:
+            sys.stdout.write(session.debug_text(stage))
+        sys.stdout.flush()
+        return 0
+    stream = _output_stream(opts)
+    try:
+        session.output = stream
+        if opts.output:
+            session.separator_stream = sys.stdout
+        session.flush_each_batch = opts.buffering != "full"
+        return session.run()
+    finally:
+        if opts.output:
+            stream.close()
+        else:
+            stream.flush()
+
+
+def _output_stream(opts):
+    """stdout or the -o file, line-buffered on a terminal or with -B line."""
+    if opts.output:
+        buffering = {"line": 1, "none": 1, "full": -1}.get(opts.buffering or "full", -1)
+        try:
+            return open(opts.output, "w", buffering=buffering, encoding="utf-8",
+                        errors="surrogateescape")
+        except OSError as e:
+            raise PytraceError(f"Could not open output file {opts.output}: "
+                               f"{e.strerror}") from None
+    stream = sys.stdout
+    line = opts.buffering == "line" or (opts.buffering is None and _isatty(stream))
+    if hasattr(stream, "reconfigure"):
+        stream.reconfigure(line_buffering=line, write_through=opts.buffering == "none",
+                           errors="surrogateescape")
+    return stream
+
+
+def _isatty(stream) -> bool:
+    try:
+        return os.isatty(stream.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False
