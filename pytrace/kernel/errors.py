@@ -1,0 +1,139 @@
+"""Kernel failures as plain user-facing messages.
+
+Owns the error classes every kernel action raises and the wording that turns an
+errno into something a user can act on: which capability is missing, that the
+kernel was built without kprobes, which tracepoints exist near a misspelt one.
+The functions here take facts as arguments (capability sets, lists of names) so
+they stay pure and testable; the callers in pytrace.kernel read the machine.
+"""
+
+from __future__ import annotations
+
+import difflib
+import errno
+import os
+
+from pytrace.diagnostics import PytraceError
+
+# Linux-internal code that bpf(2) lets escape for "operation not supported".
+ENOTSUPP = 524
+
+CAP_SYS_ADMIN = 21
+CAP_PERFMON = 38
+CAP_BPF = 39
+CAP_NAMES = {CAP_SYS_ADMIN: "CAP_SYS_ADMIN", CAP_PERFMON: "CAP_PERFMON", CAP_BPF: "CAP_BPF"}
+
+
+class KernelError(PytraceError):
+    """A kernel action failed; `errno` is the raw code (0 when not from a syscall)."""
+
+    def __init__(self, message: str, err: int = 0):
+        super().__init__(message)
+        self.errno = err
+
+
+class MapError(KernelError):
+    pass
+
+
+class ProgLoadError(KernelError):
+    """The kernel refused a program; `log` is the verifier's text (may be empty)."""
+
+    def __init__(self, message: str, err: int = 0, log: str = ""):
+        super().__init__(message, err)
+        self.log = log
+
+
+class AttachError(KernelError):
+    pass
+
+
+class KernelPermissionError(KernelError):
+    """EPERM/EACCES: a capability is missing or the kernel forbids the action."""
+
+
+def errno_text(err: int) -> str:
+    if err == ENOTSUPP:
+        return "operation not supported by this kernel"
+    return os.strerror(err).lower() if err else "unknown error"
+
+
+def effective_capabilities(status_text: str) -> int:
+    """The CapEff bitmask from the text of /proc/self/status."""
+    for line in status_text.splitlines():
+        if line.startswith("CapEff:"):
+            return int(line.split()[1], 16)
+    return 0
+
+
+def own_capabilities() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            return effective_capabilities(f.read())
+    except OSError:
+        return 0
+
+
+def missing_capability(needed: tuple[int, ...], caps: int) -> str | None:
+    """Name the capabilities missing from `caps`, or None if all are held.
+
+    CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON (pre-5.8 kernels and
+    the kernel's own fallback), so holding it satisfies everything.
+    """
+    if caps & (1 << CAP_SYS_ADMIN):
+        return None
+    missing = [CAP_NAMES[c] for c in needed if not caps & (1 << c)]
+    if not missing:
+        return None
+    return " and ".join(missing) + " (or CAP_SYS_ADMIN)"
+
+
+def permission_error(action: str, needed: tuple[int, ...], err: int,
+                     caps: int | None = None, tracing: bool = False) -> KernelError:
+    """The error for EPERM/EACCES on `action`, naming what is missing.
+
+    When every capability is held the kernel itself is refusing: for tracing
+    programs (fentry/fexit) that is a kernel policy (lockdown, a missing
+    BPF trampoline, an LSM), and the message says so instead of blaming the user.
+    """
+    caps = own_capabilities() if caps is None else caps
+    missing = missing_capability(needed, caps)
+    if missing:
+        return KernelPermissionError(f"{action}: permission denied: {missing} is needed", err)
+    if tracing:
+        return KernelPermissionError(
+            f"{action}: this kernel refuses fentry/fexit (tracing) programs "
+            f"even with full privileges ({errno_text(err)})", err)
+    return KernelPermissionError(
+        f"{action}: the kernel refused it although all capabilities are held "
+        f"({errno_text(err)}; kernel lockdown or a security module may forbid it)", err)
+
+
+def kprobes_unavailable(func: str) -> AttachError:
+    return AttachError(
+        f"cannot attach kprobe to {func}: this kernel has no kprobes "
+        f"(CONFIG_KPROBES is not enabled)", errno.EOPNOTSUPP)
+
+
+def closest_names(wanted: str, names: list[str], n: int = 3) -> list[str]:
+    return difflib.get_close_matches(wanted, names, n=n, cutoff=0.6)
+
+
+def unknown_tracepoint(category: str, event: str, events_in_category: list[str] | None,
+                       all_tracepoints: list[str]) -> AttachError:
+    """Unknown tracepoint, naming the closest existing ones.
+
+    `events_in_category` is None when the category itself does not exist; then
+    the suggestions come from every `category:event` on the machine.
+    """
+    name = f"{category}:{event}"
+    if events_in_category:
+        near = [f"{category}:{e}" for e in closest_names(event, events_in_category)]
+    else:
+        near = []
+    if not near:
+        near = closest_names(name, all_tracepoints)
+    message = f"tracepoint not found: {name}"
+    if near:
+        message += "; did you mean " + ", ".join(near) + "?"
+    return AttachError(message, errno.ENOENT)

@@ -1,0 +1,98 @@
+"""BPF ring buffer reader (BPF_MAP_TYPE_RINGBUF) over mmap.
+
+Owns the user-space side of the ring buffer protocol: the consumer page is
+mapped read-write (we publish how far we have read), the producer page and the
+data area read-only. The kernel maps the data area twice back to back, so a
+record that wraps past the end is still contiguous in our mapping and is read
+with one slice. Each record has an 8-byte header: length with the BUSY bit
+(still being written: stop there) and the DISCARD bit (skip it), then a page
+offset we do not need. Records are padded to 8 bytes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import select
+
+from pytrace.kernel import bpf
+from pytrace.kernel.errors import MapError
+
+BUSY_BIT = 1 << 31
+DISCARD_BIT = 1 << 30
+HEADER_SIZE = 8
+
+
+class RingBufferReader:
+    """Reads records of one ring buffer map in the order they were committed."""
+
+    def __init__(self, map_fd: int, size: int | None = None):
+        if size is None:
+            info = bpf.map_info(map_fd)
+            if info["type"] != bpf.MAP_RINGBUF:
+                raise MapError(f"map {map_fd} is not a ring buffer")
+            size = info["max_entries"]
+        self.fd = map_fd
+        self.size = size
+        self.mask = size - 1
+        page = mmap.PAGESIZE
+        try:
+            self._consumer_map = mmap.mmap(map_fd, page, mmap.MAP_SHARED,
+                                           mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
+            self._producer_map = mmap.mmap(map_fd, page + 2 * size, mmap.MAP_SHARED,
+                                           mmap.PROT_READ, offset=page)
+        except OSError as e:
+            raise MapError(f"cannot map ring buffer: {e.strerror}", e.errno) from None
+        # Positions are 64-bit counters read and written with single aligned
+        # accesses; x86 ordering makes the header load after the producer load safe.
+        self._consumer = ctypes.c_uint64.from_buffer(self._consumer_map, 0)
+        self._data = memoryview(self._producer_map)
+        self._page = page
+        self._epoll = select.epoll()
+        self._epoll.register(map_fd, select.EPOLLIN)
+
+    def _producer_pos(self) -> int:
+        return int.from_bytes(self._data[0:8], "little")
+
+    def read_available(self) -> list[bytes]:
+        """Every committed record now in the buffer, without waiting."""
+        out: list[bytes] = []
+        data, base, mask = self._data, self._page, self.mask
+        cons = self._consumer.value
+        prod = self._producer_pos()
+        while cons < prod:
+            start = base + (cons & mask)
+            header = int.from_bytes(data[start:start + 4], "little")
+            if header & BUSY_BIT:
+                break   # the producer reserved it but has not committed yet
+            length = header & ~(BUSY_BIT | DISCARD_BIT)
+            if not header & DISCARD_BIT:
+                out.append(data[start + HEADER_SIZE:start + HEADER_SIZE + length].tobytes())
+            cons += (length + HEADER_SIZE + 7) & ~7
+            # Publish per record so the producer gets space back as soon as possible.
+            self._consumer.value = cons
+            if cons >= prod:
+                prod = self._producer_pos()
+        return out
+
+    def poll(self, timeout_ms: int = -1) -> list[bytes]:
+        """Records available now, or wait up to timeout_ms (-1: forever) for some."""
+        records = self.read_available()
+        if records:
+            return records
+        self._epoll.poll(timeout_ms / 1000 if timeout_ms >= 0 else -1)
+        return self.read_available()
+
+    def fileno(self) -> int:
+        """The epoll fd, so a caller can wait on several readers at once."""
+        return self._epoll.fileno()
+
+    def close(self) -> None:
+        if self._epoll is None:
+            return
+        self._epoll.close()
+        self._epoll = None
+        del self._consumer
+        self._data.release()
+        self._consumer_map.close()
+        self._producer_map.close()

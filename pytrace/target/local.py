@@ -1,0 +1,198 @@
+"""LocalTarget: the Target for the machine pytrace runs on.
+
+Facts come from `LocalFiles`; actions call pytrace.kernel.{bpf,perf,ringbuf}
+in process. This class owns the bookkeeping around them: which fds are maps
+(and their per-CPU value sizes), which programs expect which attach type, and
+which fds make up one attachment, so that `detach` and `close_all` undo
+exactly what this Target did. `close_all` also runs at interpreter exit;
+if the process is killed instead, closing the fds (the kernel does it) is
+enough for the kernel to remove every probe.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+
+from pytrace.kernel import bpf, perf
+from pytrace.kernel.errors import AttachError
+from pytrace.kernel.ringbuf import RingBufferReader
+from pytrace.target import Target
+from pytrace.target.files import LocalFiles
+
+
+class LocalTarget(LocalFiles, Target):
+    def __init__(self):
+        self._maps: dict[int, tuple[int, int, int, int]] = {}   # fd -> type, key, value, max
+        self._progs: dict[int, int] = {}                         # fd -> expected_attach_type
+        self._attachments: dict[int, list[int]] = {}             # handle -> fds it owns
+        self._readers: dict[int, RingBufferReader] = {}          # id(reader) -> reader
+        self._ncpus: int | None = None
+        perf.mount_tracefs_if_missing()
+        atexit.register(self.close_all)
+
+    # ---- maps ---------------------------------------------------------------------------
+    def _ncpu(self) -> int:
+        if self._ncpus is None:
+            self._ncpus = self.num_possible_cpus()
+        return self._ncpus
+
+    def _map_type(self, fd: int) -> int:
+        if fd not in self._maps:
+            info = bpf.map_info(fd)
+            self._maps[fd] = (info["type"], info["key_size"], info["value_size"],
+                              info["max_entries"])
+        return self._maps[fd][0]
+
+    def _user_value_size(self, fd: int, value_size: int) -> int:
+        if self._map_type(fd) in bpf.PERCPU_MAPS:
+            return bpf.percpu_value_size(value_size, self._ncpu())
+        return value_size
+
+    def map_create(self, map_type, key_size, value_size, max_entries, flags=0, name=""):
+        fd = bpf.map_create(map_type, key_size, value_size, max_entries, flags, name)
+        self._maps[fd] = (map_type, key_size, value_size, max_entries)
+        return fd
+
+    def map_lookup(self, fd, key, value_size):
+        return bpf.map_lookup(fd, key, self._user_value_size(fd, value_size))
+
+    def map_update(self, fd, key, value, flags=0):
+        self._map_type(fd)   # fills the cache for maps this Target did not create
+        map_type, _, value_size, _ = self._maps[fd]
+        if map_type in bpf.PERCPU_MAPS:
+            # The kernel reads one slot per possible CPU; a short value means "the rest zero".
+            value = value.ljust(bpf.percpu_value_size(value_size, self._ncpu()), b"\0")
+        bpf.map_update(fd, key, value, flags)
+
+    def map_delete(self, fd, key):
+        return bpf.map_delete(fd, key)
+
+    def map_get_next_key(self, fd, key, key_size):
+        return bpf.map_get_next_key(fd, key, key_size)
+
+    def map_lookup_batch(self, fd, key_size, value_size, max_entries, delete=False):
+        return bpf.map_lookup_batch(fd, key_size, self._user_value_size(fd, value_size),
+                                    max_entries, delete)
+
+    def map_delete_batch(self, fd, keys, key_size):
+        return bpf.map_delete_batch(fd, keys, key_size)
+
+    # ---- programs ----------------------------------------------------------------------
+    def prog_load(self, prog_type, insns, license="GPL", *, name="", expected_attach_type=0,
+                  attach_btf_id=0, kern_version=0, log_level=0):
+        fd, log = bpf.prog_load(prog_type, insns, license, name=name,
+                                expected_attach_type=expected_attach_type,
+                                attach_btf_id=attach_btf_id, kern_version=kern_version,
+                                log_level=log_level)
+        self._progs[fd] = expected_attach_type
+        return fd, log
+
+    def prog_test_run(self, fd, ctx=b""):
+        return bpf.prog_test_run(fd, ctx)
+
+    def prog_info(self, fd):
+        return bpf.prog_info(fd)
+
+    # ---- attach ----------------------------------------------------------------------------
+    def _own(self, fds: list[int]) -> int:
+        handle = fds[0]
+        self._attachments[handle] = fds
+        return handle
+
+    def _attach_events(self, prog_fd: int, perf_fds: list[int], what: str) -> int:
+        """Link prog_fd to every perf fd; on any failure close what was opened."""
+        owned: list[int] = []
+        try:
+            for pfd in perf_fds:
+                owned.append(pfd)
+                link = perf.attach_to_event(prog_fd, pfd, what)
+                if link is not None:
+                    owned.insert(0, link)   # the handle is a link fd when there is one
+        except BaseException:
+            for fd in owned + [p for p in perf_fds if p not in owned]:
+                os.close(fd)
+            raise
+        return self._own(owned)
+
+    def attach_tracepoint(self, prog_fd, category, event):
+        pfd = perf.open_tracepoint(category, event)
+        return self._attach_events(prog_fd, [pfd], f"tracepoint {category}:{event}")
+
+    def attach_raw_tracepoint(self, prog_fd, name):
+        return self._own([perf.attach_raw_tracepoint(prog_fd, name)])
+
+    def attach_kprobe(self, prog_fd, func, offset=0, retprobe=False):
+        pfd = perf.open_kprobe(func, offset, retprobe)
+        return self._attach_events(prog_fd, [pfd], f"kprobe {func}")
+
+    def attach_uprobe(self, prog_fd, path, offset, retprobe=False, pid=-1, ref_ctr_offset=0):
+        pfd = perf.open_uprobe(path, offset, retprobe, pid, ref_ctr_offset)
+        return self._attach_events(prog_fd, [pfd], f"uprobe {path}:{offset:#x}")
+
+    def attach_perf_event(self, prog_fd, ev_type, config, *, sample_period=0, sample_freq=0,
+                          pid=-1, cpu=0):
+        """cpu=-1 with pid=-1 means one event per online CPU (profile:hz)."""
+        cpus = self.online_cpus() if cpu == -1 and pid == -1 else [cpu]
+        pfds: list[int] = []
+        try:
+            for c in cpus:
+                pfds.append(perf.open_event(ev_type, config, sample_period=sample_period,
+                                            sample_freq=sample_freq, pid=pid, cpu=c))
+        except BaseException:
+            for fd in pfds:
+                os.close(fd)
+            raise
+        return self._attach_events(prog_fd, pfds, f"perf event {ev_type}:{config}")
+
+    def attach_tracing(self, prog_fd):
+        return self._own([perf.attach_tracing(prog_fd, self._progs.get(prog_fd))])
+
+    def attach_watchpoint(self, prog_fd, addr, length, mode, pid=-1, cpu=0):
+        pfd = perf.open_breakpoint(addr, length, mode, pid, cpu)
+        return self._attach_events(prog_fd, [pfd], f"watchpoint {addr:#x}")
+
+    def detach(self, handle):
+        fds = self._attachments.pop(handle, None)
+        if fds is None:
+            raise AttachError(f"no attachment with handle {handle}")
+        for fd in fds:
+            _close_quietly(fd)
+
+    # ---- events ------------------------------------------------------------------------------
+    def ring_buffer(self, map_fd):
+        known = self._maps.get(map_fd)
+        reader = RingBufferReader(map_fd, known[3] if known else None)
+        self._readers[id(reader)] = reader
+        return reader
+
+    def close(self, fd):
+        if fd in self._attachments:
+            self.detach(fd)
+            return
+        for key, reader in list(self._readers.items()):
+            if reader.fd == fd:
+                reader.close()
+                del self._readers[key]
+        self._maps.pop(fd, None)
+        self._progs.pop(fd, None)
+        _close_quietly(fd)
+
+    def close_all(self):
+        # Links and perf events first so no program fires while maps go away.
+        for handle in list(self._attachments):
+            self.detach(handle)
+        for reader in self._readers.values():
+            reader.close()
+        self._readers.clear()
+        for fd in list(self._progs) + list(self._maps):
+            _close_quietly(fd)
+        self._progs.clear()
+        self._maps.clear()
+
+
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
