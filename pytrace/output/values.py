@@ -16,6 +16,9 @@ class Frame:
     addr: int
     name: str | None = None  # None when the address could not be resolved
     offset: int = 0
+    # ustack perf mode prints the object file: `sym+off (/usr/lib/libc.so.6)`;
+    # None prints `[unknown]`.
+    module: str | None = None
 
 
 @dataclass(frozen=True)

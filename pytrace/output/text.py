@@ -1,0 +1,212 @@
+"""bpftrace's text output: values, map keys and whole maps as strings.
+
+Pure functions of decoded values (see values.py) and their types; the sink
+decides where the text goes. Rules: OUTPUT.md §2-§7 (checked against the
+bpftrace 0.17 binary, including its quirks: ksym/usym values have no element
+separator, zeroed histograms print only their header).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from pytrace.output import hist as histfmt
+from pytrace.output.sort import average, keep_top, sort_entries, sorts_by_value
+from pytrace.output.values import Buffer, Named, Stack, Symbol
+from pytrace.types import (
+    ArrayType,
+    AvgType,
+    BoolType,
+    BufferType,
+    HistType,
+    IntType,
+    LhistType,
+    PointerType,
+    RecordType,
+    SpecialType,
+    StackType,
+    StatsType,
+    StringType,
+    SymbolType,
+    TupleType,
+    Type,
+)
+
+KEY_STACK_INDENT = 4
+VALUE_STACK_INDENT = 8
+
+
+# ---- pieces ------------------------------------------------------------------
+
+def buffer_text(data: bytes) -> str:
+    """buf(): printable ASCII as is, every other byte as \\xNN."""
+    return "".join(chr(b) if 0x20 <= b <= 0x7E else f"\\x{b:02x}" for b in data)
+
+
+def address_text(addr: int) -> str:
+    # C++ `std::showbase << std::hex` prints 0 without the 0x prefix.
+    return f"0x{addr:x}" if addr else "0"
+
+
+def symbol_text(sym: Symbol) -> str:
+    return sym.name if sym.name is not None else address_text(sym.addr)
+
+
+def stack_text(stack: Stack, indent: int) -> str:
+    """A stack starts with a newline and ends each frame with one."""
+    out = ["\n"]
+    if stack.mode == "raw":
+        out.extend(f"{f.addr:x}\n" for f in stack.frames)
+    elif stack.mode == "perf":
+        for f in stack.frames:
+            sym = f"{f.name}+{f.offset}" if f.name is not None else f"0x{f.addr:x}"
+            if stack.kernel:
+                out.append(f"\t{f.addr:x} {sym}\n")
+            else:
+                out.append(f"\t{f.addr:x} {sym} ({f.module or '[unknown]'})\n")
+    else:
+        pad = " " * indent
+        for f in stack.frames:
+            sym = f"{f.name}+{f.offset}" if f.name is not None else f"0x{f.addr:x}"
+            out.append(f"{pad}{sym}\n")
+    return "".join(out)
+
+
+def signed(value: int, bits: int) -> int:
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def _special_text(value) -> str:
+    if isinstance(value, Named):
+        return value.text
+    if isinstance(value, Symbol):
+        return symbol_text(value)
+    return str(value)
+
+
+def value_text(t: Type, value, indent: int = VALUE_STACK_INDENT) -> str:
+    """One value as a map value, a print() argument or a printf %s argument."""
+    if sorts_by_value(t):  # integers and count/sum/min/max
+        return str(int(value))
+    if isinstance(t, StringType):
+        return value
+    if isinstance(t, TupleType):
+        return "(" + ", ".join(value_text(et, ev, indent)
+                               for et, ev in zip(t.elems, value)) + ")"
+    if isinstance(t, PointerType):
+        return f"0x{value:x}"
+    if isinstance(t, StackType):
+        return stack_text(value, indent)
+    if isinstance(t, SymbolType):
+        return symbol_text(value)
+    if isinstance(t, BufferType):
+        return buffer_text(value.data if isinstance(value, Buffer) else value)
+    if isinstance(t, ArrayType):
+        return "[" + ",".join(value_text(t.elem, ev, indent) for ev in value) + "]"
+    if isinstance(t, RecordType):
+        return "{ " + ", ".join(f".{f.name} = {value_text(f.type, value[f.name], indent)}"
+                                for f in t.fields) + " }"
+    if isinstance(t, SpecialType):
+        return _special_text(value)
+    if isinstance(value, int):
+        return str(value)
+    return "" if value is None else str(value)
+
+
+def key_field_text(t: Type, value) -> str:
+    """One key field: integers as signed decimal of their width."""
+    if isinstance(t, (IntType, BoolType)):
+        return str(signed(value, t.size * 8))
+    if isinstance(t, StringType):
+        return value
+    if isinstance(t, StackType):
+        return stack_text(value, KEY_STACK_INDENT)
+    if isinstance(t, TupleType):
+        return "(" + ", ".join(key_field_text(et, ev)
+                               for et, ev in zip(t.elems, value)) + ")"
+    if isinstance(t, ArrayType):
+        return "[" + ",".join(key_field_text(t.elem, ev) for ev in value) + "]"
+    if isinstance(t, RecordType):
+        return "{" + ",".join(f".{f.name}={key_field_text(f.type, value[f.name])}"
+                              for f in t.fields) + "}"
+    return value_text(t, value, KEY_STACK_INDENT)
+
+
+def key_formatter(key_types: tuple[Type, ...]) -> Callable[[tuple], str]:
+    """A function from a key tuple to its `[a, b]` text ('' for keyless maps),
+    specialised for the common single integer / string keys."""
+    if not key_types:
+        return lambda key: ""
+    if len(key_types) == 1:
+        t = key_types[0]
+        if isinstance(t, StringType):
+            return lambda key: f"[{key[0]}]"
+        if isinstance(t, IntType) and t.bits == 64:
+            top = 1 << 63
+            return lambda key: f"[{key[0] - (1 << 64) if key[0] >= top else key[0]}]"
+        return lambda key: f"[{key_field_text(t, key[0])}]"
+    return lambda key: "[" + ", ".join(key_field_text(kt, kv)
+                                       for kt, kv in zip(key_types, key)) + "]"
+
+
+def _trunc_div(value: int, div: int) -> int:
+    # C++ integer division truncates toward zero; Python's // floors.
+    if div <= 1:
+        return value
+    q = abs(value) // div
+    return -q if value < 0 else q
+
+
+def element_separator(value_type: Type) -> str:
+    """Stack, ksym/usym and inet values are joined without a newline (their
+    text usually ends in one; for ksym/usym bpftrace glues elements together)."""
+    if isinstance(value_type, (StackType, SymbolType)):
+        return ""
+    if isinstance(value_type, SpecialType) and value_type.kind == "inet":
+        return ""
+    return "\n"
+
+
+# ---- whole maps -----------------------------------------------------------------
+
+def map_text(name: str, key_types: tuple[Type, ...], value_type: Type,
+             entries: list, top: int = 0, div: int = 0) -> str:
+    """What bpftrace prints for a map at exit or for print(@m, top, div),
+    trailing blank lines included; entries are (key tuple, value)."""
+    ordered = keep_top(sort_entries(key_types, value_type, entries), top, value_type)
+    key_of = key_formatter(key_types)
+    if isinstance(value_type, (HistType, LhistType)):
+        # Each histogram ends with its bucket lines; one blank line per key.
+        body = "\n".join(f"{name}{key_of(k)}: \n{histfmt.hist_text(v.buckets, value_type, div)}"
+                         for k, v in ordered)
+        return body + "\n"
+    if isinstance(value_type, AvgType):
+        if isinstance(value_type, StatsType):
+            body = "\n".join(
+                f"{name}{key_of(k)}: count {v.count}, average "
+                f"{_trunc_div(average(v), div)}, total {v.total}" for k, v in ordered)
+        else:
+            body = "\n".join(f"{name}{key_of(k)}: {_trunc_div(average(v), div)}"
+                             for k, v in ordered)
+        return body + "\n\n"
+    sep = element_separator(value_type)
+    if sorts_by_value(value_type):
+        if div > 1:
+            return sep.join(f"{name}{key_of(k)}: {_trunc_div(v, div)}"
+                            for k, v in ordered) + "\n"
+        return sep.join(f"{name}{key_of(k)}: {v}" for k, v in ordered) + "\n"
+    return sep.join(f"{name}{key_of(k)}: {value_text(value_type, v)}"
+                    for k, v in ordered) + "\n"
+
+
+def print_value_text(t: Type, value) -> str:
+    """print(value): the value then a newline."""
+    return value_text(t, value) + "\n"
+
+
+__all__ = [
+    "address_text", "buffer_text", "element_separator",
+    "key_field_text", "key_formatter", "map_text", "print_value_text", "signed",
+    "stack_text", "symbol_text", "value_text",
+]
