@@ -15,7 +15,7 @@ import platform
 import struct
 
 from pytrace.kernel.errors import (CAP_BPF, CAP_PERFMON, ENOTSUPP, MapError, ProgLoadError,
-                                   errno_text, permission_error)
+                                   ProgPermissionError, errno_text, permission_error)
 
 SYS_BPF = {"x86_64": 321, "aarch64": 280}.get(platform.machine(), 321)
 
@@ -361,7 +361,7 @@ def _prog_error(prog_type: int, name: str, err: int, log: str) -> Exception:
     if err == errno.EPERM:
         perm = permission_error(what, (CAP_BPF, CAP_PERFMON), err,
                                 tracing=prog_type == PROG_TRACING)
-        return ProgLoadError(perm.message, err, log)
+        return ProgPermissionError(perm.message, err, log)
     if log:
         # The last lines are statistics; the reason is the line before them.
         last = [line for line in log.strip().splitlines()

@@ -52,6 +52,10 @@ class KernelPermissionError(KernelError):
     """EPERM/EACCES: a capability is missing or the kernel forbids the action."""
 
 
+class ProgPermissionError(ProgLoadError, KernelPermissionError):
+    """A program refused for privilege reasons (never a verifier verdict)."""
+
+
 def errno_text(err: int) -> str:
     if err == ENOTSUPP:
         return "operation not supported by this kernel"
