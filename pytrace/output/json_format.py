@@ -1,0 +1,129 @@
+"""bpftrace's JSON output (`-f json`): one JSON object per line (OUTPUT.md §9).
+
+Named json_format so that `json` inside this package still means the stdlib.
+Escaping follows bpftrace byte for byte, including its quirk of printing
+every byte >= 0x80 as `\\uffffffXX` (a signed char widened to int).
+"""
+
+from __future__ import annotations
+
+from pytrace.output import hist as histfmt
+from pytrace.output.sort import average, keep_top, sort_entries, sorts_by_value
+from pytrace.output.text import _trunc_div, buffer_text, key_field_text, value_text
+from pytrace.output.values import Buffer
+from pytrace.types import (
+    ArrayType,
+    AvgType,
+    BufferType,
+    HistType,
+    LhistType,
+    RecordType,
+    SpecialType,
+    StackType,
+    StatsType,
+    StringType,
+    SymbolType,
+    TupleType,
+    Type,
+)
+
+_ESCAPES = {c: f"\\u{c:04x}" for c in range(0x20)}
+_ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\", ord("\n"): "\\n",
+                 ord("\r"): "\\r", ord("\t"): "\\t"})
+_ESCAPES.update({b: f"\\uffffff{b:02x}" for b in range(0x80, 0x100)})
+
+
+def json_escape(text: str) -> str:
+    if not text.isascii():
+        # Escape the UTF-8 bytes, not the characters (bpftrace works on bytes).
+        text = text.encode("utf-8", "surrogateescape").decode("latin-1")
+    return text.translate(_ESCAPES)
+
+
+def quoted(text: str) -> str:
+    return '"' + json_escape(text) + '"'
+
+
+def json_value(t: Type, value) -> str:
+    """A value as bpftrace writes it inside JSON (print(), map values)."""
+    if sorts_by_value(t):
+        return str(int(value))
+    if isinstance(t, StringType):
+        return quoted(value)
+    if isinstance(t, TupleType):
+        return "[" + ",".join(json_value(et, ev) for et, ev in zip(t.elems, value)) + "]"
+    if isinstance(t, ArrayType):
+        return "[" + ",".join(json_value(t.elem, ev) for ev in value) + "]"
+    if isinstance(t, RecordType):
+        return "{ " + ", ".join(f'"{f.name}": {json_value(f.type, value[f.name])}'
+                                for f in t.fields) + " }"
+    if isinstance(t, BufferType):
+        return quoted(buffer_text(value.data if isinstance(value, Buffer) else value))
+    if isinstance(t, (StackType, SymbolType, SpecialType)):
+        return quoted(value_text(t, value))
+    # Pointers and anything else print as in text, unquoted (as bpftrace does).
+    return value_text(t, value)
+
+
+def json_key(key_types: tuple[Type, ...], key: tuple) -> str:
+    return quoted(",".join(key_field_text(kt, kv) for kt, kv in zip(key_types, key)))
+
+
+def _message_kind(value_type: Type) -> str:
+    if isinstance(value_type, (HistType, LhistType)):
+        return "hist"
+    if isinstance(value_type, AvgType):
+        return "stats"
+    return "map"
+
+
+def _element(value_type: Type, value, div: int) -> str:
+    if isinstance(value_type, (HistType, LhistType)):
+        return histfmt.hist_json(value.buckets, value_type, div)
+    if isinstance(value_type, StatsType):
+        return (f'{{"count": {value.count}, "average": {_trunc_div(average(value), div)}, '
+                f'"total": {value.total}}}')
+    if isinstance(value_type, AvgType):
+        return str(_trunc_div(average(value), div))
+    if sorts_by_value(value_type):
+        return str(_trunc_div(value, div))
+    return json_value(value_type, value)
+
+
+def map_json(name: str, key_types: tuple[Type, ...], value_type: Type,
+             entries: list, top: int = 0, div: int = 0) -> str:
+    """One line for a map, or '' for an empty map (bpftrace prints nothing)."""
+    if not entries:
+        return ""
+    ordered = keep_top(sort_entries(key_types, value_type, entries), top, value_type)
+    head = f'{{"type": "{_message_kind(value_type)}", "data": {{{quoted(name)}: '
+    if not key_types:
+        body = ", ".join(_element(value_type, v, div) for _, v in ordered)
+        return head + body + "}}\n"
+    if len(key_types) == 1 and isinstance(key_types[0], StringType) and sorts_by_value(
+            value_type) and div <= 1:
+        # The common @[comm] = count() shape, without per-field dispatch.
+        body = ", ".join(f"{quoted(k[0])}: {v}" for k, v in ordered)
+    else:
+        body = ", ".join(f"{json_key(key_types, k)}: {_element(value_type, v, div)}"
+                         for k, v in ordered)
+    return head + "{" + body + "}}}\n"
+
+
+def message_json(kind: str, text: str) -> str:
+    """printf, time, cat, join, syscall: the text as a JSON string."""
+    return f'{{"type": "{kind}", "data": {quoted(text)}}}\n'
+
+
+def counter_json(kind: str, field: str, n: int) -> str:
+    return f'{{"type": "{kind}", "data": {{"{field}": {n}}}}}\n'
+
+
+def value_json(t: Type, value) -> str:
+    return f'{{"type": "value", "data": {json_value(t, value)}}}\n'
+
+
+def helper_error_json(msg: str, helper: str, retcode: int, line: int, col: int) -> str:
+    # bpftrace writes msg and helper unescaped; they are fixed ASCII texts.
+    return (f'{{"type": "helper_error", "msg": "{msg}", "helper": "{helper}", '
+            f'"retcode": {retcode}, "line": {line}, "col": {col}}}\n')
