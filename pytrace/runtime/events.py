@@ -63,7 +63,7 @@ class EventHandler:
 
     # ---- actions -----------------------------------------------------------
     def on_printf(self, action, payload):
-        from pytrace.output import format_printf
+        from pytrace.output.printf import format_printf
         self.sink.printf(format_printf(action.fmt or "", self.typed_args(action, payload)))
 
     def on_print_value(self, action, payload):
@@ -100,7 +100,7 @@ class EventHandler:
         self.sink.join(delim.join(parts))
 
     def on_cat(self, action, payload):
-        from pytrace.output import format_printf
+        from pytrace.output.printf import format_printf
         path = format_printf(action.fmt or "", self.typed_args(action, payload))
         try:
             data = self.target.read_file(path)
@@ -112,17 +112,17 @@ class EventHandler:
     def on_system(self, action, payload):
         import subprocess
 
-        from pytrace.output import format_printf
+        from pytrace.output.printf import format_printf
         command = format_printf(action.fmt or "", self.typed_args(action, payload))
         done = subprocess.run(command, shell=True, capture_output=True)
         self.sink.system(done.stdout.decode("utf-8", errors="surrogateescape"))
 
     def on_errorf(self, action, payload):
-        from pytrace.output import format_printf
+        from pytrace.output.printf import format_printf
         self.warn("ERROR: " + format_printf(action.fmt or "", self.typed_args(action, payload)))
 
     def on_warnf(self, action, payload):
-        from pytrace.output import format_printf
+        from pytrace.output.printf import format_printf
         self.warn("WARNING: " + format_printf(action.fmt or "", self.typed_args(action, payload)))
 
     def on_helper_error(self, action, payload):

@@ -157,6 +157,12 @@ def create_map(target, spec: MapSpec) -> int:
 
 def load(target, elf_object: bytes, resources: Resources) -> LoadedObject:
     """Create every map and load every program; on failure close what was made."""
+    relocated = set(relocation_sections(elf_object))
+    for spec in resources.programs:
+        if spec.section in relocated:
+            # Only ld_imm64 map indexes are patched; a relocation would be ignored.
+            raise LoadError(f"internal: section {spec.section} has relocations "
+                            "the loader does not apply")
     loaded = LoadedObject(resources)
     try:
         for spec in resources.maps:

@@ -214,9 +214,11 @@ class _Loop:
 
 
 def _flush(sink) -> None:
-    stream = getattr(sink, "stream", None)
-    if stream is not None:
-        stream.flush()
+    flush = getattr(sink, "flush", None)
+    if flush is None:
+        flush = getattr(getattr(sink, "stream", None), "flush", None)
+    if flush is not None:
+        flush()
 
 
 def _separator(sink, options: TraceOptions) -> None:
