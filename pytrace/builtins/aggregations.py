@@ -1,0 +1,188 @@
+"""Aggregation functions, valid only as `@map[keys] = f(...)`: count, sum, min, max,
+avg, stats, hist, lhist. Each updates this CPU's slot of a per-CPU map in place
+(slot layouts in pytrace.types); userspace merges CPUs when printing."""
+
+from __future__ import annotations
+
+from pytrace.builtins import function
+from pytrace.codegen import maps
+from pytrace.codegen.function import c64
+from pytrace.passes.state import error
+from pytrace.passes.types_util import is_int, is_signed
+from pytrace.types import (AvgType, CountType, HistType, LhistType, MaxType, MinType,
+                           StatsType, SumType)
+
+
+def _args(checker, call, n: int | tuple[int, ...]):
+    allowed = (n,) if isinstance(n, int) else n
+    if len(call.args) not in allowed:
+        want = " or ".join(str(a) for a in allowed)
+        raise error(f"{call.name}() requires {want} argument"
+                    f"{'' if allowed == (1,) else 's'} ({len(call.args)} provided)", call)
+
+
+def _int_arg(checker, call):
+    t = checker.expr(call.args[0])
+    if not (is_int(t) or type(t).__name__ == "UnknownType"):
+        raise error(f"{call.name}() only supports integer arguments "
+                    f"({t} provided)", call.args[0])
+    return t
+
+
+def _add_in_place(fn, ptr, offset, value):
+    slot = fn.gep(ptr, offset)
+    fn.store_int(fn.b.add(fn.load_int(slot, 8, False), value), slot, 8)
+
+
+# ---- count / sum -------------------------------------------------------------
+
+def _count_type(checker, call):
+    _args(checker, call, 0)
+    return CountType()
+
+
+def _count(fn, m, call):
+    maps.update_slot(fn, m, lambda p: _add_in_place(fn, p, 0, c64(1)),
+                     lambda buf: fn.store_int(c64(1), buf, 8))
+
+
+def _sum_type(checker, call):
+    _args(checker, call, 1)
+    return SumType(signed=is_signed(_int_arg(checker, call)))
+
+
+def _sum(fn, m, call):
+    v = fn.expr(call.args[0])
+    maps.update_slot(fn, m, lambda p: _add_in_place(fn, p, 0, v),
+                     lambda buf: fn.store_int(v, buf, 8))
+
+
+# ---- min / max: (value, set flag) ----------------------------------------------
+
+def _minmax_type(cls):
+    def check(checker, call):
+        _args(checker, call, 1)
+        return cls(signed=is_signed(_int_arg(checker, call)))
+    return check
+
+
+def _minmax(better: str):
+    def aggregate(fn, m, call):
+        v = fn.expr(call.args[0])
+        signed = fn.state.maps[m.name].value_type.signed
+        cmp = fn.b.icmp_signed if signed else fn.b.icmp_unsigned
+
+        def init(buf):
+            fn.store_int(v, buf, 8)
+            fn.store_int(c64(1), fn.gep(buf, 8), 8)
+
+        def update(p):
+            current = fn.load_int(p, 8, signed)
+            unset = fn.b.icmp_unsigned("==", fn.load_int(fn.gep(p, 8), 8, False), c64(0))
+            wins = fn.b.or_(unset, cmp(better, v, current))
+            with fn.if_then(wins, "minmax"):
+                init(p)
+        maps.update_slot(fn, m, update, init)
+    return aggregate
+
+
+# ---- avg / stats: (count, total) -----------------------------------------------
+
+def _avg_type(cls):
+    def check(checker, call):
+        _args(checker, call, 1)
+        return cls(signed=is_signed(_int_arg(checker, call)))
+    return check
+
+
+def _avg(fn, m, call):
+    v = fn.expr(call.args[0])
+
+    def update(p):
+        _add_in_place(fn, p, 0, c64(1))
+        _add_in_place(fn, p, 8, v)
+
+    def init(buf):
+        fn.store_int(c64(1), buf, 8)
+        fn.store_int(v, fn.gep(buf, 8), 8)
+    maps.update_slot(fn, m, update, init)
+
+
+# ---- hist / lhist: one u64 count per bucket key --------------------------------
+
+def _bump(fn, m, bucket):
+    maps.update_slot(fn, m, lambda p: _add_in_place(fn, p, 0, c64(1)),
+                     lambda buf: fn.store_int(c64(1), buf, 8), bucket=bucket)
+
+
+def _hist_type(checker, call):
+    _args(checker, call, (1, 2))
+    _int_arg(checker, call)
+    k = checker.const_int(call.args[1], "hist() k") if len(call.args) == 2 else 0
+    if k != 0:
+        raise error("hist() with k > 0 is not supported yet", call.args[1])
+    return HistType(k=k)
+
+
+def log2_bucket(fn, v):
+    """bpftrace's power-of-two buckets: 0 for negatives, 1 for zero, 2 + log2(v) else."""
+    b = fn.b
+
+    def positive():
+        n, x = c64(0), v
+        # Binary search for the highest set bit: straight-line, no loop for the verifier.
+        for shift in (32, 16, 8, 4, 2, 1):
+            big = b.icmp_unsigned(">=", x, c64(1 << shift))
+            x = b.select(big, b.lshr(x, c64(shift)), x)
+            n = b.select(big, b.add(n, c64(shift)), n)
+        return b.add(n, c64(2))
+
+    negative = b.icmp_signed("<", v, c64(0))
+    zero = b.icmp_unsigned("==", v, c64(0))
+    small = b.select(negative, c64(0), c64(1))
+    return fn.select_int(b.or_(negative, zero), lambda: small, positive)
+
+
+def _hist(fn, m, call):
+    v = fn.expr(call.args[0])
+    _bump(fn, m, log2_bucket(fn, v))
+
+
+def _lhist_type(checker, call):
+    _args(checker, call, 4)
+    _int_arg(checker, call)
+    lo = checker.const_int(call.args[1], "lhist() min")
+    hi = checker.const_int(call.args[2], "lhist() max")
+    step = checker.const_int(call.args[3], "lhist() step")
+    if lo < 0:
+        raise error("lhist() min must be non-negative (provided min " + str(lo) + ")", call)
+    if step <= 0:
+        raise error("lhist() step must be >= 1 (" + str(step) + " provided)", call)
+    if hi <= lo:
+        raise error("lhist() max must be greater than min (provided min " + str(lo) +
+                    " and max " + str(hi) + ")", call)
+    if (hi - lo) // step > 1000:
+        raise error("lhist() too many buckets, must be <= 1000 (would need "
+                    f"{(hi - lo) // step})", call)
+    return LhistType(min=lo, max=hi, step=step)
+
+
+def _lhist(fn, m, call):
+    t: LhistType = fn.state.maps[m.name].value_type
+    v = fn.expr(call.args[0])
+    b = fn.b
+    below = b.icmp_signed("<", v, c64(t.min))
+    above = b.icmp_signed(">=", v, c64(t.max))
+    inside = b.add(b.sdiv(b.sub(v, c64(t.min)), c64(t.step)), c64(1))
+    bucket = b.select(below, c64(0), b.select(above, c64(t.buckets - 1), inside))
+    _bump(fn, m, bucket)
+
+
+function("count", aggregation=_count_type, aggregate=_count)
+function("sum", aggregation=_sum_type, aggregate=_sum)
+function("min", aggregation=_minmax_type(MinType), aggregate=_minmax("<"))
+function("max", aggregation=_minmax_type(MaxType), aggregate=_minmax(">"))
+function("avg", aggregation=_avg_type(AvgType), aggregate=_avg)
+function("stats", aggregation=_avg_type(StatsType), aggregate=_avg)
+function("hist", aggregation=_hist_type, aggregate=_hist)
+function("lhist", aggregation=_lhist_type, aggregate=_lhist)

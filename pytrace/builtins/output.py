@@ -1,0 +1,279 @@
+"""Functions that ask userspace to do something, through one ring buffer record each:
+printf, print (maps and values), time, exit, join, clear, zero; plus the in-kernel
+map functions delete and str()."""
+
+from __future__ import annotations
+
+import re
+
+from pytrace import ast
+from pytrace.builtins import function
+from pytrace.codegen import events, maps
+from pytrace.codegen.expressions import string_constant
+from pytrace.codegen.function import I8P, c64
+from pytrace.codegen.module import I64
+from pytrace.passes.state import UnknownType, error
+from pytrace.passes.types_util import contains_unknown, is_int
+from pytrace.resources import AsyncAction
+from pytrace.types import INT64, UINT64, VOID, AggregationType, StringType, TupleType
+
+PRINTF_SPEC = re.compile(r"%(%|[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|j|z|t)?([diouxXcspr]))")
+STRLEN = 64
+JOIN_ARGS = 16
+
+
+def _register(checker, call, action: AsyncAction) -> None:
+    """Actions are recorded only in the strict pass, once every type is settled."""
+    if checker.strict:
+        checker.state.info(call)["action"] = checker.state.action(action)
+
+
+def _action_id(fn, call) -> int:
+    return fn.state.info(call)["action"]
+
+
+def _string_literal(checker, call, i: int, what: str) -> str:
+    if len(call.args) <= i or not isinstance(call.args[i], ast.String):
+        raise error(f"{call.name}() expects a string literal as {what}", call)
+    checker.expr(call.args[i])
+    return call.args[i].value
+
+
+# ---- printf --------------------------------------------------------------------
+
+def _printf_check(checker, call):
+    if not call.args:
+        raise error("printf() requires at least 1 argument (0 provided)", call)
+    fmt = _string_literal(checker, call, 0, "first argument")
+    specs = [m.group(2) for m in PRINTF_SPEC.finditer(fmt) if m.group(1) != "%"]
+    args = call.args[1:]
+    if len(args) < len(specs):
+        raise error(f"printf: Not enough arguments for format string ({len(args)} supplied, "
+                    f"{len(specs)} expected)", call)
+    if len(args) > len(specs):
+        raise error(f"printf: Too many arguments for format string ({len(args)} supplied, "
+                    f"{len(specs)} expected)", call)
+    types = []
+    for arg, conv in zip(args, specs):
+        t = checker.expr(arg)
+        if isinstance(t, UnknownType):
+            types.append(t)
+            continue
+        if conv == "s":
+            ok = True
+        else:
+            ok = is_int(t)
+        if not ok:
+            kind = "string" if isinstance(t, StringType) else str(t)
+            raise error(f"printf: %{conv} specifier expects a value of type integer "
+                        f"({kind} supplied)", call)
+        if isinstance(t, AggregationType) or t == VOID:
+            raise error(f"printf: invalid argument type {t}", arg)
+        types.append(t)
+    if not any(contains_unknown(t) for t in types):
+        _register(checker, call, AsyncAction("printf", TupleType(tuple(types)), fmt=fmt))
+    return VOID
+
+
+def _printf(fn, call):
+    values = [(fn.expr(a), a.ty) for a in call.args[1:]]
+    events.emit_values(fn, _action_id(fn, call), values)
+
+
+# ---- print -----------------------------------------------------------------------
+
+def _print_check(checker, call):
+    if not 1 <= len(call.args) <= 3:
+        raise error(f"print() requires 1 to 3 arguments ({len(call.args)} provided)", call)
+    target = call.args[0]
+    if isinstance(target, ast.Map) and not target.keys:
+        info = checker.state.maps.get(target.name)
+        if info is None or info.value_type is None:
+            if checker.strict:
+                raise error(f"Undefined map: {target.name}", target)
+            return VOID
+        top = checker.const_int(call.args[1], "print() top") if len(call.args) > 1 else 0
+        div = checker.const_int(call.args[2], "print() div") if len(call.args) > 2 else 0
+        _register(checker, call, AsyncAction("print_map", map_name=target.name,
+                                             options={"top": top, "div": div}))
+        return VOID
+    if len(call.args) > 1:
+        raise error("Non-map print() only takes 1 argument", call)
+    t = checker.expr(target)
+    if not contains_unknown(t):
+        _register(checker, call, AsyncAction("print_value", TupleType((t,))))
+    return VOID
+
+
+def _print(fn, call):
+    target = call.args[0]
+    if isinstance(target, ast.Map) and not target.keys:
+        events.emit(fn, _action_id(fn, call))
+    else:
+        events.emit_values(fn, _action_id(fn, call), [(fn.expr(target), target.ty)])
+
+
+# ---- time, exit -------------------------------------------------------------------
+
+def _time_check(checker, call):
+    if len(call.args) > 1:
+        raise error(f"time() takes up to 1 argument ({len(call.args)} provided)", call)
+    fmt = _string_literal(checker, call, 0, "format") if call.args else "%H:%M:%S\n"
+    _register(checker, call, AsyncAction("time", fmt=fmt))
+    return VOID
+
+
+def _emit_plain(fn, call):
+    events.emit(fn, _action_id(fn, call))
+
+
+def _exit_check(checker, call):
+    if call.args:
+        raise error(f"exit() takes no arguments ({len(call.args)} provided)", call)
+    _register(checker, call, AsyncAction("exit"))
+    return VOID
+
+
+def _exit(fn, call):
+    events.emit(fn, _action_id(fn, call), wakeup=True)
+    # bpftrace stops the probe at exit(): nothing after it runs.
+    fn.b.ret(c64(0))
+    fn.b.position_at_end(fn.fn.append_basic_block("after_exit"))
+
+
+# ---- clear, zero, delete -----------------------------------------------------------
+
+def _map_arg(checker, call) -> ast.Map:
+    if not call.args or not isinstance(call.args[0], ast.Map):
+        raise error(f"{call.name}() expects a map argument", call)
+    m = call.args[0]
+    if checker.strict and (m.name not in checker.state.maps or
+                           checker.state.maps[m.name].value_type is None):
+        raise error(f"Undefined map: {m.name}", m)
+    return m
+
+
+def _whole_map_check(kind):
+    def check(checker, call):
+        if len(call.args) != 1:
+            raise error(f"{call.name}() requires 1 argument ({len(call.args)} provided)", call)
+        m = _map_arg(checker, call)
+        if m.keys:
+            raise error(f"The map passed to {call.name}() should not be indexed by a key", m)
+        _register(checker, call, AsyncAction(kind, map_name=m.name))
+        return VOID
+    return check
+
+
+def _delete_check(checker, call):
+    m = _map_arg(checker, call)
+    if len(call.args) == 2:  # delete(@m, key): the newer spelling
+        if m.keys:
+            raise error("delete(@m, key) takes an unindexed map", m)
+        m.keys = [call.args[1]]
+        call.args = [m]
+    if len(call.args) != 1:
+        raise error(f"delete() requires 1 or 2 arguments ({len(call.args)} provided)", call)
+    info = checker.state.maps.get(m.name)
+    if m.keys or (info and info.key_types):
+        checker.map_keys(m)
+    return VOID
+
+
+def _delete(fn, call):
+    maps.delete(fn, call.args[0])
+    return c64(0)
+
+
+# ---- join ------------------------------------------------------------------------
+
+def _join_check(checker, call):
+    if not 1 <= len(call.args) <= 2:
+        raise error(f"join() requires 1 or 2 arguments ({len(call.args)} provided)", call)
+    t = checker.expr(call.args[0])
+    if not (is_int(t) or isinstance(t, UnknownType)):
+        raise error(f"join() expects an integer or pointer argument ({t} provided)", call)
+    delim = _string_literal(checker, call, 1, "delimiter") if len(call.args) == 2 else " "
+    layout = TupleType((UINT64,) + (StringType(STRLEN),) * JOIN_ARGS)
+    _register(checker, call, AsyncAction("join", layout, options={"delim": delim}))
+    return VOID
+
+
+def _join(fn, call):
+    """Record: u64 count, then up to 16 strings read from the NULL-ended pointer array."""
+    array = fn.expr(call.args[0])
+    layout = fn.state.actions[_action_id(fn, call)].args
+    slot = fn.alloc(8, "argp")
+
+    def fill(payload):
+        done = fn.fn.append_basic_block("join.done")
+        count = fn.gep(payload, 0)
+        fn.store_int(c64(0), count, 8)
+        for i in range(JOIN_ARGS):
+            fn.zero(slot, 8)
+            addr = fn.b.add(array, c64(8 * i))
+            fn.h.probe_read(slot, 8, fn.b.inttoptr(addr, I8P))
+            ptr = fn.load_int(slot, 8, False)
+            more = fn.fn.append_basic_block("join.arg")
+            fn.b.cbranch(fn.b.icmp_unsigned("==", ptr, c64(0)), done, more)
+            fn.b.position_at_end(more)
+            field = fn.gep(payload, layout.offsets[i + 1])
+            fn.h.probe_read_str(field, STRLEN, fn.b.inttoptr(ptr, I8P))
+            fn.store_int(c64(i + 1), count, 8)
+        fn.b.branch(done)
+        fn.b.position_at_end(done)
+    events.emit(fn, _action_id(fn, call), fill)
+
+
+# ---- str ------------------------------------------------------------------------
+
+def _str_check(checker, call):
+    if not 1 <= len(call.args) <= 2:
+        raise error(f"str() requires 1 or 2 arguments ({len(call.args)} provided)", call)
+    arg = call.args[0]
+    if isinstance(arg, ast.PositionalParam):
+        text = checker.positional(arg) or ""
+        arg.ty = StringType(len(text.encode()) + 1)
+        return arg.ty
+    t = checker.expr(arg)
+    if len(call.args) == 2:
+        checker.require_int(call.args[1], "str() length")
+    if isinstance(t, StringType):
+        return t
+    if not (is_int(t) or isinstance(t, UnknownType)):
+        raise error(f"str() expects an integer or a pointer type as first argument "
+                    f"({t} provided)", call)
+    return StringType(STRLEN)
+
+
+def _str(fn, call):
+    arg = call.args[0]
+    if isinstance(arg, ast.PositionalParam):
+        params = fn.state.params
+        text = params[arg.index - 1] if arg.index <= len(params) else ""
+        return string_constant(fn, text.encode(), call.ty.size)
+    value = fn.expr(arg)
+    if isinstance(arg.ty, StringType):
+        return value
+    buf = fn.alloc(STRLEN, "str")
+    fn.zero(buf, STRLEN)
+    size = c64(STRLEN)
+    if len(call.args) == 2:
+        # n bytes plus the NUL, clamped so the verifier sees a bounded size.
+        want = fn.b.add(fn.expr(call.args[1]), c64(1))
+        size = fn.b.select(fn.b.icmp_unsigned("<", want, c64(STRLEN)), want, c64(STRLEN))
+    fn.h.probe_read_str(buf, size, fn.b.inttoptr(value, I8P))
+    return buf
+
+
+function("printf", check=_printf_check, codegen=_printf)
+function("print", check=_print_check, codegen=_print)
+function("time", check=_time_check, codegen=_emit_plain)
+function("exit", check=_exit_check, codegen=_exit)
+function("clear", check=_whole_map_check("clear"), codegen=_emit_plain)
+function("zero", check=_whole_map_check("zero"), codegen=_emit_plain)
+function("delete", check=_delete_check, codegen=_delete)
+function("join", check=_join_check, codegen=_join)
+function("str", check=_str_check, codegen=_str)
+
+__all__ = ["INT64", "I64"]

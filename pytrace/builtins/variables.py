@@ -1,0 +1,85 @@
+"""Builtin variables: pid, tid, uid, gid, nsecs, elapsed, cpu, comm, probe, rand,
+cgroup, cpid, args. Each is one record: its type and the code that reads it."""
+
+from __future__ import annotations
+
+from pytrace.builtins import variable
+from pytrace.codegen.function import c64
+from pytrace.passes.state import error
+from pytrace.types import UINT64, SpecialType, StringType
+
+ELAPSED_MAP = ".start"
+COMM = StringType(16)
+
+
+def _u64(*_):
+    return UINT64
+
+
+def _pid(fn, e):
+    return fn.b.lshr(fn.h.get_current_pid_tgid(), c64(32))
+
+
+def _tid(fn, e):
+    return fn.b.and_(fn.h.get_current_pid_tgid(), c64(0xFFFFFFFF))
+
+
+def _uid(fn, e):
+    return fn.b.and_(fn.h.get_current_uid_gid(), c64(0xFFFFFFFF))
+
+
+def _gid(fn, e):
+    return fn.b.lshr(fn.h.get_current_uid_gid(), c64(32))
+
+
+def _comm(fn, e):
+    buf = fn.alloc(16, "comm")
+    fn.zero(buf, 16)
+    fn.h.get_current_comm(buf, 16)
+    return buf
+
+
+def _elapsed_type(checker, e):
+    checker.state.uses.add("elapsed")
+    return UINT64
+
+
+def _elapsed(fn, e):
+    # The start time sits in slot 0 of the ".start" array; BEGIN writes it first.
+    from pytrace.codegen.function import I8P
+    key = fn.alloc(4, "zero")
+    fn.store_int(c64(0), key, 4)
+    now = fn.h.ktime_get_ns()
+    slot = fn.h.map_lookup(fn.state.map_indices[ELAPSED_MAP], key)
+    start = fn.select_int(fn.b.icmp_unsigned("==", slot, I8P(None)), lambda: c64(0),
+                          lambda: fn.load_int(slot, 8, False))
+    return fn.b.sub(now, start)
+
+
+def _probe_type(checker, e):
+    if checker.unit.probe_id is None:
+        raise error("probe builtin needs one program per attach point", e)
+    return SpecialType("probe")
+
+
+def _args_type(checker, e):
+    t = checker.unit.args_type
+    if t is None:
+        raise error("The args builtin can only be used with tracepoint/fentry/uprobe probes"
+                    f" ({checker.unit.provider.name} used here)", e)
+    return t
+
+
+variable("pid", _u64, _pid)
+variable("tid", _u64, _tid)
+variable("uid", _u64, _uid)
+variable("gid", _u64, _gid)
+variable("nsecs", _u64, lambda fn, e: fn.h.ktime_get_ns())
+variable("elapsed", _elapsed_type, _elapsed)
+variable("cpu", _u64, lambda fn, e: fn.h.get_smp_processor_id())
+variable("comm", lambda c, e: COMM, _comm)
+variable("probe", _probe_type, lambda fn, e: c64(fn.unit.probe_id))
+variable("rand", _u64, lambda fn, e: fn.h.get_prandom_u32())
+variable("cgroup", _u64, lambda fn, e: fn.h.get_current_cgroup_id())
+variable("cpid", _u64, lambda fn, e: c64(fn.state.cpid))
+variable("args", _args_type, lambda fn, e: fn.ctx)

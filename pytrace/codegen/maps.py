@@ -1,0 +1,101 @@
+"""Map access: building keys, reading and writing values, and per-CPU aggregation slots.
+
+Keys are zeroed before fields are stored so padding bytes are defined (the verifier
+requires initialised stack memory for helper arguments, and equal keys must be
+equal bytes). A map without keys uses the single u64 key 0; hist/lhist maps put
+the u64 bucket index after the user keys.
+"""
+
+from __future__ import annotations
+
+from pytrace import ast
+from pytrace.codegen.function import FunctionCodegen, align_of, c64
+from pytrace.codegen.helpers import BPF_ANY
+from pytrace.codegen.module import I8P
+from pytrace.types import UINT64, HistType, LhistType, TupleType
+
+
+def key_layout(info) -> TupleType:
+    keys = tuple(info.key_types or ())
+    if isinstance(info.value_type, (HistType, LhistType)):
+        return TupleType(keys + (UINT64,))
+    return TupleType(keys or (UINT64,))
+
+
+def map_index(fn: FunctionCodegen, name: str) -> int:
+    return fn.state.map_indices[name]
+
+
+def build_key(fn: FunctionCodegen, m: ast.Map, bucket=None):
+    info = fn.state.maps[m.name]
+    layout = key_layout(info)
+    ptr = fn.alloc(layout.size, "key")
+    fn.zero(ptr, layout.size)
+    for k, ty, off in zip(m.keys, layout.elems, layout.offsets):
+        fn.store(ty, fn.expr(k), fn.gep(ptr, off), k.ty, align_of(off))
+    if bucket is not None:
+        fn.store_int(bucket, fn.gep(ptr, layout.offsets[-1]), 8)
+    return ptr
+
+
+def read(fn: FunctionCodegen, m: ast.Map):
+    """The map's value for these keys, or zero when absent."""
+    info = fn.state.maps[m.name]
+    vt = info.value_type
+    key = build_key(fn, m)
+    found = fn.h.map_lookup(map_index(fn, m.name), key)
+    is_null = fn.b.icmp_unsigned("==", found, I8P(None))
+    if info.aggregation:
+        # count/sum: the slot; min/max: value then flag; avg: count then total.
+        # Reading an aggregation in BPF sees only this CPU's slot (as bpftrace).
+        def load():
+            if type(vt).__name__ in ("AvgType",):
+                count = fn.load_int(found, 8, False)
+                total = fn.load_int(fn.gep(found, 8), 8, vt.signed)
+                safe = fn.b.select(fn.b.icmp_unsigned("==", count, c64(0)), c64(1), count)
+                return fn.b.sdiv(total, safe) if vt.signed else fn.b.udiv(total, safe)
+            return fn.load_int(found, 8, vt.signed)
+        return fn.select_int(is_null, lambda: c64(0), load)
+    if vt.is_integer:
+        return fn.select_int(is_null, lambda: c64(0), lambda: fn.load(vt, found))
+    buf = fn.alloc(vt.size, "val")
+    fn.zero(buf, vt.size)
+    with fn.if_then(fn.b.not_(is_null), "copy"):
+        fn.copy(buf, found, vt.size, 8)
+    return buf
+
+
+def write(fn: FunctionCodegen, m: ast.Map, value, src_ty) -> None:
+    info = fn.state.maps[m.name]
+    vt = info.value_type
+    key = build_key(fn, m)
+    buf = fn.alloc(vt.size, "val")
+    fn.store(vt, value, buf, src_ty)
+    fn.h.map_update(map_index(fn, m.name), key, buf, BPF_ANY)
+
+
+def delete(fn: FunctionCodegen, m: ast.Map) -> None:
+    key = build_key(fn, m)
+    fn.h.map_delete(map_index(fn, m.name), key)
+
+
+def update_slot(fn: FunctionCodegen, m: ast.Map, on_found, init, bucket=None) -> None:
+    """Aggregation update: modify this CPU's slot in place if the key exists, else
+    insert a fresh slot. No atomics needed: per-CPU slots have one writer."""
+    info = fn.state.maps[m.name]
+    size = info.value_type.size
+    key = build_key(fn, m, bucket)
+    idx = map_index(fn, m.name)
+    found = fn.h.map_lookup(idx, key)
+    is_null = fn.b.icmp_unsigned("==", found, I8P(None))
+
+    def present():
+        on_found(found)
+
+    def absent():
+        buf = fn.alloc(size, "slot")
+        fn.zero(buf, size)
+        init(buf)
+        fn.h.map_update(idx, key, buf, BPF_ANY)
+
+    fn.if_else(is_null, absent, present)

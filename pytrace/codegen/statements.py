@@ -1,0 +1,107 @@
+"""Statement codegen: assignments, control flow, loops, jumps (dispatch table at the end)."""
+
+from __future__ import annotations
+
+from pytrace import ast
+from pytrace.builtins import get_function
+from pytrace.codegen import maps
+from pytrace.codegen.function import FunctionCodegen, c64
+from pytrace.diagnostics import PytraceError
+from pytrace.passes.types_util import is_signed
+
+
+def gen_block(fn: FunctionCodegen, block: ast.Block) -> None:
+    for stmt in block.stmts:
+        if fn.b.block.is_terminated:
+            return  # code after return/break/continue is dead
+        _HANDLERS[type(stmt)](fn, stmt)
+
+
+def _expr_stmt(fn, s: ast.ExprStmt):
+    fn.expr(s.expr)
+
+
+_COMPOUND = {"+=": "+", "-=": "-", "*=": "*", "/=": "/", "%=": "%", "&=": "&", "|=": "|",
+             "^=": "^", "<<=": "<<", ">>=": ">>"}
+
+
+def _assign(fn: FunctionCodegen, s: ast.Assign):
+    target, value = s.target, s.value
+    if isinstance(value, ast.Call) and isinstance(target, ast.Map) and s.op == "=":
+        record = get_function(value.name)
+        if record.aggregation is not None:
+            record.aggregate(fn, target, value)
+            return
+    if s.op == "=":
+        v, vt = fn.expr(value), value.ty
+    else:
+        op = _COMPOUND[s.op]
+        current = fn.expr(target)
+        rhs = fn.expr(value)
+        signed = is_signed(target.ty) and is_signed(value.ty)
+        b = fn.b
+        ops = {"+": b.add, "-": b.sub, "*": b.mul, "&": b.and_, "|": b.or_, "^": b.xor,
+               "<<": b.shl, ">>": b.ashr if is_signed(target.ty) else b.lshr,
+               "/": b.sdiv if signed else b.udiv, "%": b.srem if signed else b.urem}
+        v, vt = ops[op](current, rhs), target.ty
+    if isinstance(target, ast.Map):
+        maps.write(fn, target, v, vt)
+    else:
+        fn.store(fn.var_types[target.name], v, fn.vars[target.name], vt)
+
+
+def _var_decl(fn: FunctionCodegen, s: ast.VarDecl):
+    if s.value is not None:
+        fn.store(fn.var_types[s.var.name], fn.expr(s.value), fn.vars[s.var.name], s.value.ty)
+
+
+def _if(fn: FunctionCodegen, s: ast.If):
+    cond = fn.truth(fn.expr(s.cond))
+    if s.otherwise is None:
+        with fn.if_then(cond, "if"):
+            gen_block(fn, s.then)
+    else:
+        fn.if_else(cond, lambda: gen_block(fn, s.then), lambda: gen_block(fn, s.otherwise))
+
+
+def _unroll(fn: FunctionCodegen, s: ast.Unroll):
+    for _ in range(fn.state.info(s)["count"]):
+        gen_block(fn, s.body)
+        if fn.b.block.is_terminated:
+            return
+
+
+def _while(fn: FunctionCodegen, s: ast.While):
+    # Kernels since 5.3 verify bounded loops; the verifier proves termination.
+    head = fn.fn.append_basic_block("while.cond")
+    body = fn.fn.append_basic_block("while.body")
+    done = fn.fn.append_basic_block("while.end")
+    fn.b.branch(head)
+    fn.b.position_at_end(head)
+    fn.b.cbranch(fn.truth(fn.expr(s.cond)), body, done)
+    fn.b.position_at_end(body)
+    fn.loops.append((head, done))
+    gen_block(fn, s.body)
+    fn.loops.pop()
+    if not fn.b.block.is_terminated:
+        fn.b.branch(head)
+    fn.b.position_at_end(done)
+
+
+def _jump(fn: FunctionCodegen, s: ast.Jump):
+    if s.kind == "return":
+        if s.value is not None:
+            fn.expr(s.value)
+        fn.b.ret(c64(0))  # programs always return 0 (see SEAMS: never 1)
+    elif s.kind == "break":
+        fn.b.branch(fn.loops[-1][1])
+    elif s.kind == "continue":
+        fn.b.branch(fn.loops[-1][0])
+    else:
+        raise PytraceError(f"Unknown jump {s.kind}", s.span)
+
+
+_HANDLERS = {
+    ast.ExprStmt: _expr_stmt, ast.Assign: _assign, ast.VarDecl: _var_decl, ast.If: _if,
+    ast.Unroll: _unroll, ast.While: _while, ast.Jump: _jump,
+}

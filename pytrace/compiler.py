@@ -1,0 +1,103 @@
+"""compile_program: AST in, BPF ELF object plus Resources out.
+
+The pipeline, in order: expand probes (providers), infer map types over the whole
+program, collect maps, then per compile unit a strict type check and its LLVM
+function; finally the module is optimised (-O2) and lowered for bpfel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pytrace import ast
+from pytrace.codegen.function import FunctionCodegen, c64
+from pytrace.codegen.module import ModuleBuilder, emit_assembly, emit_object, optimise
+from pytrace.diagnostics import PytraceError, Source
+from pytrace.passes.collect import ELAPSED_MAP, collect_maps
+from pytrace.passes.expand import expand_probes
+from pytrace.passes.state import CompileState, Unit
+from pytrace.passes.typecheck import TypeChecker, check_all
+from pytrace.resources import ProgramSpec, Resources
+
+
+@dataclass
+class Compiled:
+    object: bytes
+    resources: Resources
+    ir: str
+    attached_count: int
+    _module: object = field(default=None, repr=False)
+
+    def asm(self) -> str:
+        """BPF assembly of the optimised module (what `-d asm` prints)."""
+        return emit_assembly(self._module)
+
+
+def compile_program(program: ast.Program, target, *, params: list[str] | None = None,
+                    source: Source | None = None, cpid: int = 0,
+                    options: dict | None = None) -> Compiled:
+    """`options` (from the session) may carry cpid; `cpid` is the same fact directly."""
+    cpid = (options or {}).get("cpid", cpid) or 0
+    state = CompileState(program, target, list(params or []), source, cpid=cpid)
+    expand_probes(state)
+    check_all(state)
+    maps = collect_maps(state)
+    if "elapsed" in state.uses and not any(u.provider.prog_type == "begin"
+                                           for u in state.units):
+        _add_start_unit(state)
+
+    mb = ModuleBuilder()
+    programs = []
+    for unit in state.units:
+        var_types = TypeChecker(state, strict=True).check_unit(unit)
+        fn = FunctionCodegen(mb, state, unit, var_types)
+        if unit.provider.prog_type == "begin" and "elapsed" in state.uses:
+            _store_start_time(fn)
+        fn.generate()
+        programs.append(ProgramSpec(function=unit.function, section=unit.section,
+                                    prog_type=unit.provider.prog_type,
+                                    attach=list(unit.specs), probe_index=unit.probe_index,
+                                    span=unit.probe.span))
+    ir_text = str(mb.module)
+    try:
+        module = optimise(ir_text)
+    except RuntimeError as e:  # an LLVM complaint is our bug, not the user's
+        raise PytraceError(f"internal error: LLVM rejected the generated IR: {e}") from None
+    obj = emit_object(module)
+    resources = Resources(maps=maps, actions=list(state.actions), programs=programs,
+                          probe_names=list(state.probe_names), positional=list(state.params))
+    return Compiled(object=obj, resources=resources, ir=ir_text,
+                    attached_count=_attached_count(state), _module=module)
+
+
+def _attached_count(state: CompileState) -> int:
+    """Probes as bpftrace counts them in "Attaching N probes": one per attach point
+    name (a profile probe on every CPU is one), synthetic units not included."""
+    names = set()
+    for unit in state.units:
+        if getattr(unit, "synthetic", False):
+            continue
+        for spec in unit.specs:
+            names.add((unit.probe_index, spec.name))
+    return len(names)
+
+
+def _add_start_unit(state: CompileState) -> None:
+    """`elapsed` needs the start time written by a BEGIN program; make one."""
+    from pytrace.probes import get_provider
+    begin = get_provider("BEGIN")
+    probe = ast.Probe(attach_points=[ast.AttachPoint("BEGIN")], predicate=None,
+                      body=ast.Block([]))
+    unit = Unit(probe=probe, probe_index=-1, provider=begin,
+                specs=begin.expand(probe.attach_points[0], state.target))
+    unit.function, unit.section = f"begin_{len(state.units)}", f"s/{len(state.units)}"
+    unit.synthetic = True
+    state.units.insert(0, unit)
+
+
+def _store_start_time(fn: FunctionCodegen) -> None:
+    key = fn.alloc(4, "zero")
+    fn.store_int(c64(0), key, 4)
+    now = fn.alloc(8, "now")
+    fn.store_int(fn.h.ktime_get_ns(), now, 8)
+    fn.h.map_update(fn.state.map_indices[ELAPSED_MAP], key, now)

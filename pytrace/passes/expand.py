@@ -1,0 +1,49 @@
+"""Probe expansion: each probe's attach points, through its provider, into compile units."""
+
+from __future__ import annotations
+
+from pytrace import ast
+from pytrace.passes.state import CompileState, Unit
+from pytrace.probes import get_provider
+
+
+def _uses_builtin(probe: ast.Probe, names: set[str]) -> bool:
+    return any(isinstance(n, ast.Builtin) and n.name in names for n in ast.walk(probe))
+
+
+def expand_probes(state: CompileState) -> None:
+    for index, probe in enumerate(state.program.probes):
+        groups: list[tuple[object, list]] = []
+        for ap in probe.attach_points:
+            provider = get_provider(ap.provider, ap.span)
+            specs = provider.expand(ap, state.target)
+            if groups and groups[-1][0] is provider:
+                groups[-1][1].extend(specs)
+            else:
+                groups.append((provider, specs))
+        per_point = _uses_builtin(probe, {"probe", "args"})
+        uses_args = _uses_builtin(probe, {"args"})
+        for provider, specs in groups:
+            names = list(dict.fromkeys(s.name for s in specs))
+            if per_point and len(names) > 1:
+                # `probe` and `args` differ per attach point: one program each.
+                for name in names:
+                    _add_unit(state, probe, index, provider, [s for s in specs if s.name == name],
+                              uses_args)
+            else:
+                _add_unit(state, probe, index, provider, specs, uses_args)
+
+
+def _add_unit(state: CompileState, probe, index, provider, specs, uses_args) -> None:
+    n = len(state.units)
+    unit = Unit(probe=probe, probe_index=index, provider=provider, specs=specs)
+    names = list(dict.fromkeys(s.name for s in specs))
+    unit.probe_id = state.probe_id(names[0]) if len(names) == 1 else None
+    for name in names:
+        state.probe_id(name)
+    if uses_args and len(names) == 1:
+        unit.args_type = provider.args_type(specs[0], state.target)
+    kind = provider.prog_type
+    unit.function = f"{kind}_{n}"
+    unit.section = f"{'s' if kind in ('begin', 'end') else kind}/{n}"
+    state.units.append(unit)

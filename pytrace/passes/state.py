@@ -1,0 +1,89 @@
+"""What the passes share: the compile unit list, map facts, actions, and options.
+
+A `Unit` is one BPF program to generate: one probe of the text, attached to one
+or more concrete points. Probes whose body depends on the attach point (`probe`,
+`args` over a wildcard) become one unit per point, so each program has constant
+facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pytrace import ast
+from pytrace.diagnostics import PytraceError, Source, Span
+from pytrace.resources import AsyncAction, AttachSpec
+from pytrace.types import Type
+
+
+@dataclass(frozen=True)
+class UnknownType(Type):
+    """A value whose type is not known yet (a map read before its first assignment)."""
+
+    @property
+    def size(self) -> int:
+        return 8
+
+    def __str__(self) -> str:
+        return "unknown"
+
+
+UNKNOWN = UnknownType()
+
+
+@dataclass
+class Unit:
+    probe: ast.Probe
+    probe_index: int
+    provider: object
+    specs: list[AttachSpec]
+    args_type: object = None   # RecordType for `args`, when the provider has one
+    probe_id: int | None = None  # index in Resources.probe_names
+    function: str = ""
+    section: str = ""
+
+
+@dataclass
+class MapInfo:
+    name: str
+    span: Span | None
+    key_types: tuple[Type, ...] | None = None
+    value_type: Type | None = None
+    aggregation: bool = False
+
+
+@dataclass
+class CompileState:
+    program: ast.Program
+    target: object
+    params: list[str]
+    source: Source | None
+    cpid: int = 0
+    units: list[Unit] = field(default_factory=list)
+    maps: dict[str, MapInfo] = field(default_factory=dict)
+    actions: list[AsyncAction] = field(default_factory=list)
+    probe_names: list[str] = field(default_factory=list)
+    uses: set[str] = field(default_factory=set)  # features needing support maps ("elapsed")
+    map_indices: dict[str, int] = field(default_factory=dict)
+    # Per-node facts the checker leaves for codegen (action ids, constants), by id(node).
+    node_info: dict[int, dict] = field(default_factory=dict)
+
+    def info(self, node: ast.Node) -> dict:
+        return self.node_info.setdefault(id(node), {})
+
+    def action(self, action: AsyncAction) -> int:
+        """Index of an equal action, adding it if new (a body is checked more than once)."""
+        for i, existing in enumerate(self.actions):
+            if existing == action:
+                return i
+        self.actions.append(action)
+        return len(self.actions) - 1
+
+    def probe_id(self, name: str) -> int:
+        if name not in self.probe_names:
+            self.probe_names.append(name)
+        return self.probe_names.index(name)
+
+
+def error(message: str, node: ast.Node | None = None) -> PytraceError:
+    return PytraceError(message, node.span if node is not None else None)

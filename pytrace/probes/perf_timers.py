@@ -1,0 +1,53 @@
+"""Shared parsing for timer-driven perf event probes (interval, profile).
+
+Both take `UNIT:N` (`interval:s:1`, `profile:hz:99`) or the one-part spelling `1s`,
+`99hz`; the unit picks a period in nanoseconds or a frequency.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pytrace.diagnostics import PytraceError
+
+PERF_TYPE_SOFTWARE = 1
+PERF_COUNT_SW_CPU_CLOCK = 0
+
+_NS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000}
+
+
+def parse_rate(provider: str, ap) -> tuple[str, int]:
+    """(unit, value) from the attach point parts."""
+    parts = list(ap.parts)
+    if len(parts) == 1:
+        m = re.fullmatch(r"(\d+)([a-z]+)", parts[0])
+        if not m:
+            raise PytraceError(f"Invalid {provider} probe: expected {provider}:UNIT:N", ap.span)
+        parts = [m.group(2), m.group(1)]
+    if len(parts) != 2:
+        raise PytraceError(f"{provider} probe must have unit and value", ap.span)
+    unit, value = parts
+    if unit not in (*_NS_PER_UNIT, "hz"):
+        raise PytraceError(f"{value} is not an accepted unit for {provider} probes"
+                           if not unit.isdigit() else f"Invalid {provider} unit", ap.span)
+    try:
+        n = int(value)
+    except ValueError:
+        raise PytraceError(f"Invalid rate of {provider} probe: {value}", ap.span) from None
+    if n <= 0:
+        raise PytraceError(f"Invalid rate of {provider} probe: {value}", ap.span)
+    return unit, n
+
+
+def rate_options(unit: str, n: int) -> dict:
+    if unit == "hz":
+        return {"sample_freq": n}
+    return {"sample_period": n * _NS_PER_UNIT[unit]}
+
+
+def attach_timer(target, prog_fd, spec) -> int:
+    return target.attach_perf_event(
+        prog_fd, PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK,
+        sample_period=spec.options.get("sample_period", 0),
+        sample_freq=spec.options.get("sample_freq", 0),
+        pid=-1, cpu=spec.options.get("cpu", 0))

@@ -1,0 +1,76 @@
+"""tracepoint:CATEGORY:EVENT (wildcards allowed): static kernel tracepoints.
+
+`args` is the event's record, typed from its tracefs format file; the program is a
+BPF_PROG_TYPE_TRACEPOINT attached through a perf event on the tracepoint id.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+from pytrace.diagnostics import PytraceError
+from pytrace.probes.tracepoint_format import TRACEFS_ROOTS, parse_format
+from pytrace.resources import AttachSpec
+
+
+def _events_root(target) -> str:
+    for root in TRACEFS_ROOTS:
+        if target.path_exists(root + "/events"):
+            return root + "/events"
+    raise PytraceError("tracefs is not mounted (looked in /sys/kernel/tracing)")
+
+
+def _has_wildcard(text: str) -> bool:
+    return any(c in text for c in "*?[")
+
+
+class TracepointProvider:
+    name = "tracepoint"
+    aliases = ("t",)
+    prog_type = "tracepoint"
+
+    def expand(self, ap, target) -> list[AttachSpec]:
+        if len(ap.parts) != 2:
+            raise PytraceError(f"Invalid tracepoint: {ap.raw or ap.provider}: "
+                               "expected tracepoint:category:event", ap.span)
+        category, event = ap.parts
+        root = _events_root(target)
+        if _has_wildcard(category):
+            categories = sorted(c for c in target.list_dir(root)
+                                if fnmatch.fnmatchcase(c, category)
+                                and target.path_exists(f"{root}/{c}/enable"))
+        else:
+            categories = [category]
+        specs = []
+        for cat in categories:
+            if _has_wildcard(event):
+                try:
+                    names = sorted(target.list_dir(f"{root}/{cat}"))
+                except FileNotFoundError:
+                    continue
+                events = [e for e in names if fnmatch.fnmatchcase(e, event)
+                          and target.path_exists(f"{root}/{cat}/{e}/format")]
+            else:
+                events = [event]
+            for ev in events:
+                specs.append(AttachSpec(provider=self.name, name=f"tracepoint:{cat}:{ev}",
+                                        target=cat, func=ev))
+        if not specs:
+            raise PytraceError(f"No tracepoints matched {ap.raw or 'tracepoint:' + ':'.join(ap.parts)}",
+                               ap.span)
+        if len(specs) == 1 and not _has_wildcard(category + event):
+            if not target.path_exists(f"{root}/{category}/{event}/format"):
+                raise PytraceError(f"tracepoint not found: {category}:{event}", ap.span)
+        return specs
+
+    def args_type(self, spec, target):
+        root = _events_root(target)
+        text = target.read_file(f"{root}/{spec.target}/{spec.func}/format").decode(
+            "utf-8", "replace")
+        return parse_format(text)
+
+    def attach(self, target, prog_fd, spec, options):
+        return target.attach_tracepoint(prog_fd, spec.target, spec.func)
+
+
+PROVIDER = TracepointProvider()
