@@ -22,6 +22,7 @@ import os
 import struct
 import tempfile
 from array import array
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 BTF_MAGIC = 0xEB9F
@@ -428,7 +429,6 @@ class BTF:
     def _types_using_string_in_vlen(self, str_off: int):
         # Enumerator names live inside ENUM records, not in headers; find the
         # word in the type section and map it back to its enclosing record.
-        from bisect import bisect_right
         words = self._words
         pos = 0
         while True:

@@ -59,6 +59,23 @@ class Segment:
     executable: bool
 
 
+def load_segments(elf: ELFFile) -> list[Segment]:
+    """The PT_LOAD segments of an open ELF file."""
+    return [Segment(seg.header.p_vaddr, seg.header.p_memsz, seg.header.p_offset,
+                    seg.header.p_filesz, bool(seg.header.p_flags & P_FLAGS.PF_X))
+            for seg in elf.iter_segments() if seg.header.p_type == "PT_LOAD"]
+
+
+def segment_file_offset(segments: list[Segment], vaddr: int) -> int | None:
+    """File offset of a virtual address (vaddr - p_vaddr + p_offset of the
+    PT_LOAD holding it): what uprobes and ref_ctr_offset are expressed in.
+    None when the address has no bytes in the file (e.g. .bss)."""
+    for seg in segments:
+        if seg.vaddr <= vaddr < seg.vaddr + max(seg.filesz, 1):
+            return vaddr - seg.vaddr + seg.offset
+    return None
+
+
 class ElfSymbols:
     """Symbol table and loadable segments of one ELF file (given as bytes)."""
 
@@ -68,10 +85,7 @@ class ElfSymbols:
             elf = ELFFile(io.BytesIO(data))
             self.is_pie = elf.header.e_type == "ET_DYN"
             self.machine = elf.header.e_machine
-            self.segments = [
-                Segment(seg.header.p_vaddr, seg.header.p_memsz, seg.header.p_offset,
-                        seg.header.p_filesz, bool(seg.header.p_flags & P_FLAGS.PF_X))
-                for seg in elf.iter_segments() if seg.header.p_type == "PT_LOAD"]
+            self.segments = load_segments(elf)
             self.symbols = self._read_symbols(elf)
         except (ELFError, struct.error, ValueError) as e:
             raise SymbolError(f"{path or 'binary'}: not a readable ELF file ({e})") from None
@@ -122,11 +136,10 @@ class ElfSymbols:
         return min(cands, key=lambda s: (not s.is_function, rank.get(s.bind, 2)))
 
     def file_offset(self, vaddr: int) -> int:
-        """The file offset of a virtual address: what uprobe_register wants.
-        (vaddr - p_vaddr + p_offset of the PT_LOAD that contains it.)"""
-        for seg in self.segments:
-            if seg.vaddr <= vaddr < seg.vaddr + max(seg.filesz, 1):
-                return vaddr - seg.vaddr + seg.offset
+        """The file offset of a virtual address: what uprobe_register wants."""
+        offset = segment_file_offset(self.segments, vaddr)
+        if offset is not None:
+            return offset
         raise SymbolError(f"{self.path}: address 0x{vaddr:x} is in no loadable segment")
 
     def vaddr_of_offset(self, file_offset: int) -> int:

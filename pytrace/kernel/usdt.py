@@ -19,7 +19,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
 from pytrace.kernel import wildcard
-from pytrace.kernel.elf_symbols import Segment
+from pytrace.kernel.elf_symbols import Segment, load_segments, segment_file_offset
 
 NT_STAPSDT = 3
 NOTE_OWNER = b"stapsdt"
@@ -225,9 +225,7 @@ def read_probes(data: bytes, path: str = "") -> list[UsdtProbe]:
         raw = notes.data()
         base_section = elf.get_section_by_name(".stapsdt.base")
         actual_base = base_section.header.sh_addr if base_section is not None else 0
-        segments = [Segment(s.header.p_vaddr, s.header.p_memsz, s.header.p_offset,
-                            s.header.p_filesz, bool(s.header.p_flags & 1))
-                    for s in elf.iter_segments() if s.header.p_type == "PT_LOAD"]
+        segments = load_segments(elf)
         addr_size = 8 if elf.elfclass == 64 else 4
         machine = elf.header.e_machine
         little = elf.little_endian
@@ -262,10 +260,10 @@ def read_probes(data: bytes, path: str = "") -> list[UsdtProbe]:
 
 
 def _file_offset(segments: list[Segment], vaddr: int, path: str) -> int:
-    for seg in segments:
-        if seg.vaddr <= vaddr < seg.vaddr + max(seg.memsz, 1):
-            return vaddr - seg.vaddr + seg.offset
-    raise UsdtError(f"{path}: USDT address 0x{vaddr:x} is in no loadable segment")
+    offset = segment_file_offset(segments, vaddr)
+    if offset is None:
+        raise UsdtError(f"{path}: USDT address 0x{vaddr:x} is in no loadable segment")
+    return offset
 
 
 def load_probes(target, path: str) -> list[UsdtProbe]:
