@@ -19,7 +19,8 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
 from pytrace.kernel import wildcard
-from pytrace.kernel.elf_symbols import Segment, load_segments, segment_file_offset
+from pytrace.kernel.elf_symbols import (Segment, load_segments, process_path, read_maps,
+                                        segment_file_offset)
 
 NT_STAPSDT = 3
 NOTE_OWNER = b"stapsdt"
@@ -269,6 +270,23 @@ def _file_offset(segments: list[Segment], vaddr: int, path: str) -> int:
 def load_probes(target, path: str) -> list[UsdtProbe]:
     """USDT probes of the binary or library at `path` on the target."""
     return read_probes(target.read_file(path), path)
+
+
+def load_process_probes(target, pid: int) -> list[UsdtProbe]:
+    """USDT probes of every file a running process maps (executable and
+    libraries), for `usdt:*` with -p. Paths go through /proc/PID/root so they
+    name the process's own files even inside a container."""
+    probes: list[UsdtProbe] = []
+    seen: set[str] = set()
+    for m in read_maps(target, pid):
+        if not m.is_file or m.path in seen or m.path.endswith(" (deleted)"):
+            continue
+        seen.add(m.path)
+        try:
+            probes.extend(load_probes(target, process_path(pid, m.path)))
+        except (UsdtError, OSError):
+            continue  # not ELF (locale archives, fonts...) or gone
+    return probes
 
 
 def match_probes(probes: list[UsdtProbe], provider_pattern: str,

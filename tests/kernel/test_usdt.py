@@ -27,6 +27,11 @@ int main(int argc, char **argv) {
     STAP_PROBE2(myprov, withconst, (short)argc, 5);
     guarded(argc);
     printf("%d %ld\n", intvar, longvar);
+    fflush(stdout);
+    if (argc > 1) {  /* "wait": stay alive until stdin closes */
+        char c;
+        return fread(&c, 1, 1, stdin) > 1;
+    }
     return 0;
 }
 """
@@ -142,6 +147,20 @@ def test_wildcards_and_bpftrace_listing(program):
     listed = subprocess.run(["bpftrace", "-l", f"usdt:{program}:*"], capture_output=True,
                             text=True, timeout=60).stdout.split()
     assert sorted(listed) == sorted(f"usdt:{program}:{p.provider}:{p.name}" for p in probes)
+
+
+def test_probes_of_a_running_process(program):
+    child = subprocess.Popen([program, "wait"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        child.stdout.readline()  # the program is running and fully mapped
+        probes = usdt.load_process_probes(TARGET, child.pid)
+        names = sorted(p.name for p in probes if p.provider == "myprov")
+        assert names == ["guarded", "myprobe", "withconst"]
+        assert all(p.path.startswith(f"/proc/{child.pid}/root/") for p in probes)
+    finally:
+        child.stdin.close()
+        child.wait(timeout=10)
+        child.stdout.close()
 
 
 def test_binary_without_notes(tmp_path):
