@@ -8,14 +8,16 @@ every byte >= 0x80 as `\\uffffffXX` (a signed char widened to int).
 from __future__ import annotations
 
 from pytrace.output import hist as histfmt
-from pytrace.output.sort import average, keep_top, sort_entries, sorts_by_value
-from pytrace.output.text import _trunc_div, buffer_text, key_field_text, value_text
+from pytrace.output.sort import average, gc_paused, keep_top, sort_entries, sorts_by_value
+from pytrace.output.text import _trunc_div, buffer_text, key_field_texts, value_text
 from pytrace.output.values import Buffer
 from pytrace.types import (
     ArrayType,
     AvgType,
+    BoolType,
     BufferType,
     HistType,
+    IntType,
     LhistType,
     RecordType,
     SpecialType,
@@ -34,7 +36,10 @@ _ESCAPES.update({b: f"\\uffffff{b:02x}" for b in range(0x80, 0x100)})
 
 
 def json_escape(text: str) -> str:
-    if not text.isascii():
+    if text.isascii():
+        if text.isprintable() and '"' not in text and "\\" not in text:
+            return text  # nothing to escape: the usual case, kept cheap
+    else:
         # Escape the UTF-8 bytes, not the characters (bpftrace works on bytes).
         text = text.encode("utf-8", "surrogateescape").decode("latin-1")
     return text.translate(_ESCAPES)
@@ -65,8 +70,12 @@ def json_value(t: Type, value) -> str:
     return value_text(t, value)
 
 
-def json_key(key_types: tuple[Type, ...], key: tuple) -> str:
-    return quoted(",".join(key_field_text(kt, kv) for kt, kv in zip(key_types, key)))
+def json_keys(key_types: tuple[Type, ...], keys: list) -> list[str]:
+    """Each key as a JSON string: fields as in text, joined by ',' (no space)."""
+    if len(key_types) == 1:
+        return [quoted(t) for t in key_field_texts(key_types[0], [k for (k,) in keys])]
+    columns = [key_field_texts(t, [k[i] for k in keys]) for i, t in enumerate(key_types)]
+    return [quoted(",".join(fields)) for fields in zip(*columns)]
 
 
 def _message_kind(value_type: Type) -> str:
@@ -90,6 +99,16 @@ def _element(value_type: Type, value, div: int) -> str:
     return json_value(value_type, value)
 
 
+def _single_key_elements(t: Type, ordered: list) -> list[str]:
+    """`"key": N` for the usual @[comm] / @[pid] count maps, in one pass."""
+    if isinstance(t, StringType):
+        return [f'"{json_escape(k)}": {v}' for (k,), v in ordered]
+    bits = t.size * 8
+    half, full = 1 << (bits - 1), 1 << bits
+    return [f'"{k - full if k >= half else k}": {v}' for (k,), v in ordered]
+
+
+@gc_paused
 def map_json(name: str, key_types: tuple[Type, ...], value_type: Type,
              entries: list, top: int = 0, div: int = 0) -> str:
     """One line for a map, or '' for an empty map (bpftrace prints nothing)."""
@@ -100,13 +119,13 @@ def map_json(name: str, key_types: tuple[Type, ...], value_type: Type,
     if not key_types:
         body = ", ".join(_element(value_type, v, div) for _, v in ordered)
         return head + body + "}}\n"
-    if len(key_types) == 1 and isinstance(key_types[0], StringType) and sorts_by_value(
-            value_type) and div <= 1:
-        # The common @[comm] = count() shape, without per-field dispatch.
-        body = ", ".join(f"{quoted(k[0])}: {v}" for k, v in ordered)
+    if sorts_by_value(value_type) and div <= 1 and len(key_types) == 1 and isinstance(
+            key_types[0], (StringType, IntType, BoolType)):
+        body = ", ".join(_single_key_elements(key_types[0], ordered))
     else:
-        body = ", ".join(f"{json_key(key_types, k)}: {_element(value_type, v, div)}"
-                         for k, v in ordered)
+        keys = json_keys(key_types, [k for k, _ in ordered])
+        body = ", ".join([f"{kt}: {_element(value_type, v, div)}"
+                          for kt, (_, v) in zip(keys, ordered)])
     return head + "{" + body + "}}}\n"
 
 
