@@ -339,16 +339,22 @@ class UserSymbolizer:
         self.maps = read_maps(self.target, self.pid)
         self._starts = [m.start for m in self.maps]
 
-    def _elf(self, path: str) -> ElfSymbols | None:
-        if path not in self._elves:
-            try:
-                self._elves[path] = ElfSymbols.load(self.target, process_path(self.pid, path))
-            except (SymbolError, OSError):
+    def _elf(self, m: Mapping) -> ElfSymbols | None:
+        if m.path not in self._elves:
+            # The process's own view first (containers); a file deleted or
+            # replaced since it was mapped is still reachable via map_files.
+            candidates = [process_path(self.pid, m.path), m.path,
+                          f"/proc/{self.pid}/map_files/{m.start:x}-{m.end:x}"]
+            if m.path.endswith(" (deleted)"):
+                candidates = candidates[2:]
+            self._elves[m.path] = None
+            for candidate in candidates:
                 try:
-                    self._elves[path] = ElfSymbols.load(self.target, path)
+                    self._elves[m.path] = ElfSymbols.load(self.target, candidate)
+                    break
                 except (SymbolError, OSError):
-                    self._elves[path] = None
-        return self._elves[path]
+                    continue
+        return self._elves[m.path]
 
     def resolve(self, address: int) -> tuple[str, int, str] | None:
         """(function, offset, mapped file) for a user address, or None."""
@@ -356,7 +362,7 @@ class UserSymbolizer:
         if i < 0 or address >= self.maps[i].end or not self.maps[i].is_file:
             return None
         m = self.maps[i]
-        elf = self._elf(m.path)
+        elf = self._elf(m)
         if elf is None:
             return None
         try:

@@ -125,6 +125,21 @@ def test_running_process_addresses_symbolize(programs, kind):
         child.stdout.close()
 
 
+def test_deleted_binary_still_symbolizes(tmp_path):
+    exe = build_c(PROGRAM, tmp_path, "prog_deleted", ("-O1", "-ldl"))
+    child = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        pid, add = (int(x, 0) for x in child.stdout.readline().split()[:2])
+        exe.unlink()  # an upgraded package leaves running programs like this
+        sym = es.UserSymbolizer(TARGET, pid)
+        assert sym.symbolize(add + 1) == "pytrace_fn_add+1"
+    finally:
+        child.stdin.write("x")
+        child.stdin.close()
+        child.wait(timeout=10)
+        child.stdout.close()
+
+
 def test_ld_so_cache_matches_ldconfig():
     if shutil.which("ldconfig") is None or not os.path.exists(es.LD_SO_CACHE):
         pytest.skip("no ldconfig / ld.so.cache")
