@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-import tempfile
 from array import array
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -581,6 +580,8 @@ class _IndexCache:
 
     @classmethod
     def store(cls, blob: bytes, starts: array, names: array) -> None:
+        import tempfile  # only needed on the (rare) write; costs ~8 ms to import
+
         path = cls._path(blob)
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
