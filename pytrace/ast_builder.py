@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import re
 
-from lark import Token, Transformer
-
 from pytrace import ast
 from pytrace.attach_points import parse_attach_point
-from pytrace.c_definitions import parse_c_definition
 from pytrace.diagnostics import PytraceError, Span
+from pytrace.lexer import Token
 
 # Bare names that are builtin variables rather than identifiers.
 BUILTIN_NAMES = frozenset({
@@ -23,17 +21,19 @@ BUILTIN_NAMES = frozenset({
     "comm", "kstack", "ustack", "retval", "func", "probe", "curtask", "rand",
     "cgroup", "cpid", "args", "ctx", "username", "jiffies", "usermode",
 })
-_ARG_BUILTIN = re.compile(r"^s?arg[0-9]+$")
 
 _SIMPLE_ESCAPES = {
     "n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'",
     "a": "\a", "b": "\b", "f": "\f", "v": "\v", "e": "\x1b", "?": "?",
 }
-_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)", re.S)
+_ESCAPE = r"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)"
 
 
 def is_builtin_name(name: str) -> bool:
-    return name in BUILTIN_NAMES or bool(_ARG_BUILTIN.match(name))
+    if name in BUILTIN_NAMES:
+        return True
+    digits = name[3:] if name.startswith("arg") else name[4:] if name.startswith("sarg") else ""
+    return digits.isdigit() and digits.isascii()
 
 
 def token_span(tok: Token) -> Span:
@@ -83,7 +83,9 @@ def decode_escapes(body: str, tok: Token) -> str:
         if code in _SIMPLE_ESCAPES:
             return _SIMPLE_ESCAPES[code]
         raise PytraceError(f"invalid escape character '\\{code}'", token_span(tok))
-    return _ESCAPE.sub(replace, body)
+    if "\\" not in body:
+        return body
+    return re.sub(_ESCAPE, replace, body, flags=re.S)
 
 
 def _nodes(children):
@@ -91,7 +93,7 @@ def _nodes(children):
     return [c for c in children if isinstance(c, ast.Node)]
 
 
-class AstBuilder(Transformer):
+class AstBuilder:
     """Callbacks named after grammar rules (and their `-> alias`es)."""
 
     # ---- top level ----
@@ -117,6 +119,8 @@ class AstBuilder(Transformer):
         return ast.Include(path, span=token_span(tok))
 
     def c_definition(self, children):
+        from pytrace.c_definitions import parse_c_definition  # rare: keep it off start-up
+
         tok = children[0]
         return parse_c_definition(tok.value, tok.line, tok.column)
 
@@ -290,7 +294,7 @@ class AstBuilder(Transformer):
         return ast.Map(children[0].value, keys, span=children_span(children))
 
     def call(self, children):
-        args = children[2] or []
+        args = children[2] if len(children) == 4 else []
         return ast.Call(children[0].value, args, span=children_span(children))
 
     def paren(self, children):

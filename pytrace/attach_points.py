@@ -37,7 +37,7 @@ PROVIDER_ALIASES = {
 # Providers whose function part may end in `+OFFSET`.
 OFFSET_PROVIDERS = {"kprobe", "kretprobe", "uprobe", "uretprobe"}
 
-_OFFSET = re.compile(r"^(?P<func>.*[^+])\+(?P<off>0[xX][0-9a-fA-F]+|[0-9]+)$")
+_OFFSET = r"^(?P<func>.*[^+])\+(?P<off>0[xX][0-9a-fA-F]+|[0-9]+)$"
 
 
 def split_parts(text: str) -> list[str]:
@@ -76,8 +76,8 @@ def parse_attach_point(raw: str, span: Span | None = None) -> AttachPoint:
         raise PytraceError(f"{provider} probes take no arguments", span)
     parts = split_parts(rest)
     offset = None
-    if provider in OFFSET_PROVIDERS and parts:
-        m = _OFFSET.match(parts[-1])
+    if provider in OFFSET_PROVIDERS and parts and "+" in parts[-1]:
+        m = re.match(_OFFSET, parts[-1])
         if m:
             parts[-1] = m.group("func")
             offset = int(m.group("off"), 0)

@@ -1,26 +1,20 @@
-"""Program text to AST: builds (and caches) the Lark LALR parser, turns its errors into ours.
+"""Program text to AST: an LALR driver over the cached tables, and bpftrace-shaped errors.
 
-The parser is built from grammar/pytrace.lark once per grammar version and
-pickled under $XDG_CACHE_HOME/pytrace (or ~/.cache/pytrace), so a one-liner
-does not pay for LALR table construction. Syntax errors come out in bison's
-words, as bpftrace prints them: `syntax error, unexpected X, expecting Y`.
+`parse(Source)` returns a pytrace.ast.Program or raises PytraceError with a
+Span. The tables come from grammar/pytrace.lark through Lark (built once,
+cached: pytrace.parse_tables); the driver here is a plain shift/reduce loop
+calling pytrace.ast_builder, so a one-liner never imports Lark. Syntax errors
+use bison's words, as bpftrace prints them:
+`syntax error, unexpected X, expecting Y`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import sys
-from importlib.resources import files
-
-from lark import Lark, Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-
 from pytrace.ast import Program
 from pytrace.ast_builder import AstBuilder, is_builtin_name, token_span
 from pytrace.diagnostics import PytraceError, Source, Span
-
-_parser: Lark | None = None
+from pytrace.lexer import LexError, Lexer, Token
+from pytrace.parse_tables import Tables, load_tables
 
 # bison lists the expected tokens only when there are at most this many.
 MAX_EXPECTED = 4
@@ -43,79 +37,147 @@ TOKEN_NAMES = {
 }
 
 
+class _Parser:
+    def __init__(self, tables: Tables):
+        self.tables = tables
+        self.lexer = Lexer(tables)
+        self.builder = AstBuilder()
+        # Each rule's reduction, resolved once: (origin, size, callback, expand1, splice).
+        self.reductions = [
+            (r.origin, r.size,
+             getattr(self.builder, r.callback, None) if r.callback else None,
+             r.expand1, r.origin.startswith("_"))
+            for r in tables.rules]
+
+    def parse(self, source: Source) -> Program:
+        actions, gotos = self.tables.actions, self.tables.gotos
+        reductions = self.reductions
+        end_state = self.tables.end_state
+        states = [self.tables.start_state]
+        values: list = []
+        tokens = self.lexer.tokens(source.text)
+        next(tokens)
+        try:
+            while True:
+                token = tokens.send(actions[states[-1]])
+                while True:
+                    action = actions[states[-1]].get(token.type)
+                    if action is None:
+                        raise _syntax_error(self.tables, token, states, source)
+                    if action >= 0:
+                        states.append(action)
+                        values.append(token)
+                        break
+                    origin, size, callback, expand1, splice = reductions[~action]
+                    if size:
+                        children = values[-size:]
+                        del values[-size:]
+                        del states[-size:]
+                    else:
+                        children = []
+                    if any(type(c) is _Splice for c in children):
+                        children = _spliced(children)
+                    if splice:
+                        value = _Splice(children)
+                    elif expand1 and len(children) == 1:
+                        value = children[0]
+                    else:
+                        value = callback(children)
+                    states.append(gotos[states[-1]][origin])
+                    values.append(value)
+                    if states[-1] == end_state and token.type == "$END":
+                        return values[-1]
+        except LexError as e:
+            raise _lexical_error(e, source) from None
+
+
+class _Splice(list):
+    """Children of a helper rule (`x*`, `x+`) that belong to the enclosing rule."""
+
+
+def _spliced(children: list) -> list:
+    out: list = []
+    for c in children:
+        if type(c) is _Splice:
+            out.extend(c)
+        else:
+            out.append(c)
+    return out
+
+
+_parser: _Parser | None = None
+
+
+def get_parser() -> _Parser:
+    global _parser
+    if _parser is None:
+        _parser = _Parser(load_tables())
+    return _parser
+
+
 def parse(source: Source) -> Program:
     """Parse a whole program; raises PytraceError with a Span on any error."""
-    try:
-        return get_parser().parse(source.text)
-    except UnexpectedInput as e:
-        raise _syntax_error(e, source) from None
+    return get_parser().parse(source)
 
 
 def parse_text(text: str, name: str = "stdin") -> Program:
     return parse(Source(text, name))
 
 
-def get_parser() -> Lark:
-    global _parser
-    if _parser is None:
-        _parser = _build_parser()
-    return _parser
-
-
-def _build_parser() -> Lark:
-    grammar = files("pytrace.grammar").joinpath("pytrace.lark").read_text(encoding="utf-8")
-    import lark
-    key = hashlib.sha256(
-        f"{grammar}\0{lark.__version__}\0{sys.version_info[:2]}".encode()).hexdigest()[:20]
-    return Lark(grammar, parser="lalr", lexer="contextual", keep_all_tokens=True,
-                maybe_placeholders=True, transformer=AstBuilder(),
-                cache=_cache_file(key) or False)
-
-
-def _cache_file(key: str) -> str | None:
-    """A writable cache path for this grammar, or None to build without a cache."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    directory = os.path.join(base, "pytrace")
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError:
-        return None
-    if not os.access(directory, os.W_OK):
-        path = os.path.join(directory, f"parser-{key}.pickle")
-        return path if os.path.exists(path) else None
-    return os.path.join(directory, f"parser-{key}.pickle")
-
-
 # ---- errors ------------------------------------------------------------------
 
-def _syntax_error(e: UnexpectedInput, source: Source) -> PytraceError:
-    if isinstance(e, UnexpectedCharacters):
-        return _lexical_error(e, source)
-    assert isinstance(e, UnexpectedToken)
-    token = e.token
-    found = _describe_token(token)
+def _syntax_error(tables: Tables, token: Token, states: list[int],
+                  source: Source) -> PytraceError:
     span = _end_span(source) if token.type == "$END" else token_span(token)
-    expected = _expected_after_default_reductions(e) or sorted(e.expected)
-    names = sorted({_describe_terminal(name) for name in expected})
-    message = f"syntax error, unexpected {found}"
+    names = sorted({_describe_terminal(tables, t) for t in _bison_expected(tables, states)})
+    message = f"syntax error, unexpected {_describe_token(token)}"
     if 0 < len(names) <= MAX_EXPECTED:
         message += ", expecting " + " or ".join(names)
     return PytraceError(message, span)
 
 
-def _lexical_error(e: UnexpectedCharacters, source: Source) -> PytraceError:
-    line_text = source.line_text(e.line)
+def _bison_expected(tables: Tables, states: list[int]) -> list[str]:
+    """The tokens bison would list: it reduces by default before noticing an error.
+
+    An LALR state may accept twenty operators; bison first performs the
+    state's default reduction (its most frequent one) until it reaches a
+    state that only shifts, and lists what that state shifts. Replaying those
+    reductions on our state stack gives the same, much shorter, list
+    ("expecting }" rather than every operator).
+    """
+    stack = list(states)
+    for _ in range(10_000):  # a reduction chain is short; this only bounds a bug
+        counts: dict[int, int] = {}
+        for action in tables.actions[stack[-1]].values():
+            if action < 0:
+                counts[action] = counts.get(action, 0) + 1
+        if not counts:
+            break
+        rule = tables.rules[~max(counts, key=counts.get)]
+        if rule.size:
+            del stack[-rule.size:]
+        goto = tables.gotos[stack[-1]].get(rule.origin) if stack else None
+        if goto is None:
+            return list(tables.actions[states[-1]])
+        stack.append(goto)
+    return [name for name, action in tables.actions[stack[-1]].items() if action >= 0]
+
+
+def _lexical_error(e: LexError, source: Source) -> PytraceError:
+    text = source.text
+    char = text[e.pos]
     start = Span(e.line, e.column, e.line, e.column + 1)
-    if e.char == '"':
+    if char == '"':
+        line_text = source.line_text(e.line)
         return PytraceError("unterminated string",
                             Span(e.line, e.column, e.line, len(line_text) + 1))
-    if e.char == "'":
+    if text.startswith("/*", e.pos):
+        return PytraceError("unterminated comment", Span(e.line, e.column, e.line, e.column + 2))
+    if char == "'":
         return PytraceError("invalid character literal", start)
-    if e.char == "/" and source.text[e.pos_in_stream:e.pos_in_stream + 2] == "/*":
-        return PytraceError("unterminated comment", start)
-    if e.char == "\\" or e.char.isprintable() and not e.char.isspace():
-        return PytraceError(f"invalid character '{e.char}'", start)
-    return PytraceError(f"invalid character '\\x{ord(e.char):02x}'", start)
+    if char.isprintable() and not char.isspace():
+        return PytraceError(f"invalid character '{char}'", start)
+    return PytraceError(f"invalid character '\\x{ord(char):02x}'", start)
 
 
 def _end_span(source: Source) -> Span:
@@ -127,55 +189,13 @@ def _end_span(source: Source) -> Span:
 def _describe_token(token: Token) -> str:
     if token.type == "IDENT" and is_builtin_name(token.value):
         return "builtin"
-    return TOKEN_NAMES.get(token.type) or token.value or token.type
+    return TOKEN_NAMES.get(token.type) or token.value
 
 
-def _describe_terminal(name: str) -> str:
+def _describe_terminal(tables: Tables, name: str) -> str:
     if name in TOKEN_NAMES:
         return TOKEN_NAMES[name]
-    terminal = get_parser().get_terminal(name)
-    if terminal.pattern.type == "str":
-        return terminal.pattern.value
+    for text, terminal in tables.string_terminals.items():
+        if terminal == name:
+            return text
     return name.lower()
-
-
-def _expected_after_default_reductions(e: UnexpectedToken) -> list[str] | None:
-    """The tokens bison would list: it reduces by default before noticing an error.
-
-    Lark reports every terminal of the state where the token failed; bison
-    first performs the state's default reduction (its most frequent one) until
-    it reaches a state that only shifts, and lists what that state shifts.
-    Replaying those reductions on Lark's state stack gives the same, much
-    shorter, list ("expecting }" rather than twenty operators).
-    """
-    interactive = getattr(e, "interactive_parser", None)
-    if interactive is None:
-        return None
-    parser_state = interactive.parser_state
-    states = parser_state.parse_conf.parse_table.states
-    stack = list(parser_state.state_stack)
-    for _ in range(1000):
-        actions = states[stack[-1]]
-        reduces: dict[object, int] = {}
-        for name, (action, arg) in actions.items():
-            if action.name == "Reduce" and _is_terminal(name):
-                reduces[arg] = reduces.get(arg, 0) + 1
-        if not reduces:
-            break
-        rule = max(reduces, key=reduces.get)
-        size = len(rule.expansion)
-        if size:
-            del stack[-size:]
-        if not stack:
-            return None
-        goto = states[stack[-1]].get(rule.origin.name)
-        if goto is None:
-            return None
-        stack.append(goto[1])
-    shifts = [name for name, (action, _) in states[stack[-1]].items()
-              if action.name == "Shift" and _is_terminal(name)]
-    return shifts or None
-
-
-def _is_terminal(name: str) -> bool:
-    return name == "$END" or name.isupper() or name.startswith("__")
