@@ -117,50 +117,45 @@ def _elem_attr(fd: int, key, value=None, flags: int = 0):
     return _attr((0, "I", fd), (8, "Q", _addr(key)), (16, "Q", _addr(value)), (24, "Q", flags))
 
 
-def map_lookup(fd: int, key: bytes, value_size: int) -> bytes | None:
-    """Value bytes (value_size is the full user-space size), None if absent."""
-    k = _buffer(key, max(len(key), 1))
-    v = ctypes.create_string_buffer(value_size)
+def _elem_op(cmd: int, action: str, fd: int, key, value=None, flags: int = 0) -> bool:
+    """One element command; False when the kernel answers ENOENT (no such key)."""
     try:
-        sys_bpf(MAP_LOOKUP_ELEM, _elem_attr(fd, k, v))
-    except OSError as e:
-        if e.errno == errno.ENOENT:
-            return None
-        raise _map_error("cannot read map element", e) from None
-    return v.raw
-
-
-def map_update(fd: int, key: bytes, value: bytes, flags: int = BPF_ANY) -> None:
-    k = _buffer(key, max(len(key), 1))
-    v = _buffer(value, max(len(value), 1))
-    try:
-        sys_bpf(MAP_UPDATE_ELEM, _elem_attr(fd, k, v, flags))
-    except OSError as e:
-        raise _map_error("cannot update map element", e) from None
-
-
-def map_delete(fd: int, key: bytes) -> bool:
-    k = _buffer(key, max(len(key), 1))
-    try:
-        sys_bpf(MAP_DELETE_ELEM, _elem_attr(fd, k))
+        sys_bpf(cmd, _elem_attr(fd, key, value, flags))
     except OSError as e:
         if e.errno == errno.ENOENT:
             return False
-        raise _map_error("cannot delete map element", e) from None
+        raise _map_error(action, e) from None
     return True
+
+
+def _key_buffer(key: bytes):
+    return _buffer(key, max(len(key), 1))
+
+
+def map_lookup(fd: int, key: bytes, value_size: int) -> bytes | None:
+    """Value bytes (value_size is the full user-space size), None if absent."""
+    v = ctypes.create_string_buffer(value_size)
+    found = _elem_op(MAP_LOOKUP_ELEM, "cannot read map element", fd, _key_buffer(key), v)
+    return v.raw if found else None
+
+
+def map_update(fd: int, key: bytes, value: bytes, flags: int = BPF_ANY) -> None:
+    v = _buffer(value, max(len(value), 1))
+    if not _elem_op(MAP_UPDATE_ELEM, "cannot update map element", fd, _key_buffer(key), v, flags):
+        # Only BPF_EXIST on an absent key gets here.
+        raise MapError(f"cannot update map element: {errno_text(errno.ENOENT)}", errno.ENOENT)
+
+
+def map_delete(fd: int, key: bytes) -> bool:
+    return _elem_op(MAP_DELETE_ELEM, "cannot delete map element", fd, _key_buffer(key))
 
 
 def map_get_next_key(fd: int, key: bytes | None, key_size: int) -> bytes | None:
     """The key after `key` (the first key when None); None at the end."""
     k = _buffer(key, key_size) if key is not None else None
     nxt = ctypes.create_string_buffer(key_size)
-    try:
-        sys_bpf(MAP_GET_NEXT_KEY, _elem_attr(fd, k, nxt))
-    except OSError as e:
-        if e.errno == errno.ENOENT:
-            return None
-        raise _map_error("cannot iterate map keys", e) from None
-    return nxt.raw
+    found = _elem_op(MAP_GET_NEXT_KEY, "cannot iterate map keys", fd, k, nxt)
+    return nxt.raw if found else None
 
 
 def map_keys(fd: int, key_size: int) -> list[bytes]:

@@ -305,3 +305,23 @@ def test_watchpoint_counts_writes_to_a_variable(target, tmp_path):
         pytest.skip(f"no hardware breakpoints here: {e}")
     child.communicate(b"g")
     assert struct.unpack("<Q", target.map_lookup(hits, b"\0" * 4, 8))[0] == 25
+
+
+def test_close_all_detaches_everything_and_can_run_twice():
+    target = LocalTarget()
+    counts, prog = counting_program(target, bpf.PROG_TRACEPOINT)
+    target.attach_tracepoint(prog, "syscalls", "sys_enter_getppid")
+    prog_id = target.prog_info(prog)["id"]
+    target.close_all()
+    target.close_all()
+    with pytest.raises(OSError):
+        os.fstat(prog)   # the fd is gone (nothing else reused it in between)
+    deadline = time.monotonic() + 5
+    while prog_exists(prog_id) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not prog_exists(prog_id)
+
+
+def test_detach_of_an_unknown_handle_is_an_error(target):
+    with pytest.raises(AttachError, match="no attachment with handle 12345"):
+        target.detach(12345)

@@ -3,9 +3,11 @@ needs loads, rejections carry the verifier log, refusals say why."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from pytrace.kernel import bpf, btf
+from pytrace.kernel import bpf, btf, perf
 from pytrace.kernel import insn as I
 from pytrace.kernel.errors import KernelPermissionError, ProgLoadError, permission_error
 from pytrace.target.local import LocalTarget
@@ -49,6 +51,9 @@ def test_tp_btf_tracing_program_loads_and_attaches(target, vmlinux):
     assert target.prog_info(fd)["attach_btf_id"] == btf_id
     handle = target.attach_tracing(fd)
     target.detach(handle)
+    # Kernels before tracing links attach through raw_tracepoint_open(NULL).
+    link = perf.attach_tracing(fd, None)
+    os.close(link)
     target.close(fd)
 
 
