@@ -48,7 +48,7 @@ class FunctionCodegen:
         self.var_types = var_types
         self.vars: dict[str, ir.Value] = {}
         self.loops: list[tuple[ir.Block, ir.Block]] = []  # (continue, break) targets
-        self._cache: dict[str, ir.Value] = {}
+        self.temps: list[list[ir.Value]] = []
 
     # ---- generation ----------------------------------------------------------
     def generate(self) -> ir.Function:
@@ -80,14 +80,33 @@ class FunctionCodegen:
 
     # ---- memory ---------------------------------------------------------------
     def alloc(self, size: int, name: str = "") -> ir.Value:
-        """An 8-aligned stack slot of `size` bytes, allocated in the entry block."""
+        """An 8-aligned stack slot of `size` bytes, allocated in the entry block.
+
+        Inside a statement the slot's lifetime starts here and ends with the
+        statement (pytrace.codegen.statements), so LLVM can share stack between
+        statements: BPF has 512 bytes of it.
+        """
         with self.b.goto_block(self.entry):
             if self.entry.instructions:
                 self.b.position_before(self.entry.instructions[0])
-            slot = self.b.alloca(ir.ArrayType(I64, max((size + 7) // 8, 1)),
-                                 name=name.lstrip("$@.") or "")
-            ptr = self.b.bitcast(slot, I8P)
-        return ptr
+            slot = self.b.alloca(I8, size=c64(max(size, 1)), name=name.lstrip("$@.") or "")
+            slot.align = 8
+        if self.temps:
+            self.b.call(self.mb.lifetime_start, [slot])
+            self.temps[-1].append(slot)
+        return slot
+
+    @contextmanager
+    def statement_scope(self):
+        """Temporaries allocated inside are dead once the statement is done."""
+        self.temps.append([])
+        try:
+            yield
+        finally:
+            slots = self.temps.pop()
+            if not self.b.block.is_terminated:
+                for slot in slots:
+                    self.b.call(self.mb.lifetime_end, [slot])
 
     def zero(self, ptr: ir.Value, size: int) -> None:
         if size:

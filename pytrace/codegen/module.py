@@ -29,6 +29,10 @@ class ModuleBuilder:
                                   "llvm.bpf.pseudo")
         self.memset = self.module.declare_intrinsic("llvm.memset", [I8P, I64])
         self.memcpy = self.module.declare_intrinsic("llvm.memcpy", [I8P, I8P, I64])
+        # LLVM 21+ lifetime markers take only the alloca.
+        marker = ir.FunctionType(ir.VoidType(), [I8P])
+        self.lifetime_start = ir.Function(self.module, marker, "llvm.lifetime.start.p0")
+        self.lifetime_end = ir.Function(self.module, marker, "llvm.lifetime.end.p0")
 
     def new_function(self, name: str, section: str) -> ir.Function:
         fn = ir.Function(self.module, ir.FunctionType(I64, [I8P]), name)
@@ -41,6 +45,9 @@ class ModuleBuilder:
 def _target_machine():
     llvm.initialize_all_targets()
     llvm.initialize_all_asmprinters()
+    # Without this, a program over 512 bytes of stack makes the BPF backend abort the
+    # whole process; with it the verifier rejects the program and we report that.
+    llvm.set_option("pytrace", "-bpf-stack-size=65536")
     target = llvm.Target.from_triple(TRIPLE)
     return target.create_target_machine(opt=2, reloc="static", codemodel="small")
 

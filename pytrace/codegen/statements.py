@@ -14,7 +14,8 @@ def gen_block(fn: FunctionCodegen, block: ast.Block) -> None:
     for stmt in block.stmts:
         if fn.b.block.is_terminated:
             return  # code after return/break/continue is dead
-        _HANDLERS[type(stmt)](fn, stmt)
+        with fn.statement_scope():
+            _HANDLERS[type(stmt)](fn, stmt)
 
 
 def _expr_stmt(fn, s: ast.ExprStmt):
