@@ -177,13 +177,14 @@ class BTF:
         self._words.frombytes(blob[self._type_start:self._type_start + type_len])
         self._name_offs: array | None = None
         self._decoded: dict[int, BtfType] = {}
-        cached = _IndexCache.load(blob) if len(blob) >= _CACHE_MIN_BYTES else None
+        cache_path = _IndexCache.path_for(blob) if len(blob) >= _CACHE_MIN_BYTES else None
+        cached = _IndexCache.load(cache_path) if cache_path else None
         if cached is not None:
             self._starts, self._name_offs = cached
         else:
             self._starts = self._scan_record_starts(self._words)
-            if len(blob) >= _CACHE_MIN_BYTES:
-                _IndexCache.store(blob, self._starts, self._name_offsets())
+            if cache_path:
+                _IndexCache.store(cache_path, self._starts, self._name_offsets())
 
     # ---- indexing ----------------------------------------------------------
     @staticmethod
@@ -555,16 +556,16 @@ class _IndexCache:
     """
 
     @staticmethod
-    def _path(blob: bytes) -> str:
+    def path_for(blob: bytes) -> str:
         root = os.environ.get("PYTRACE_CACHE_DIR") or os.path.join(
             os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pytrace")
         digest = hashlib.sha1(blob, usedforsecurity=False).hexdigest()
         return os.path.join(root, "btf", f"{len(blob)}-{digest}.idx")
 
     @classmethod
-    def load(cls, blob: bytes) -> tuple[array, array] | None:
+    def load(cls, path: str) -> tuple[array, array] | None:
         try:
-            with open(cls._path(blob), "rb") as f:
+            with open(path, "rb") as f:
                 raw = f.read()
         except OSError:
             return None
@@ -579,15 +580,13 @@ class _IndexCache:
         return starts, names
 
     @classmethod
-    def store(cls, blob: bytes, starts: array, names: array) -> None:
-        import tempfile  # only needed on the (rare) write; costs ~8 ms to import
-
-        path = cls._path(blob)
+    def store(cls, path: str, starts: array, names: array) -> None:
+        # Write then rename, so a concurrent reader never sees half a file
+        # (a pid-named temporary avoids importing tempfile on this path).
+        tmp = f"{path}.{os.getpid()}.tmp"
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            # Write then rename, so a concurrent reader never sees half a file.
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
+            with open(tmp, "wb") as f:
                 f.write(_CACHE_MAGIC + struct.pack("<I", len(starts)))
                 f.write(starts.tobytes())
                 f.write(names.tobytes())
