@@ -10,9 +10,9 @@ Indexing is lazy: opening a blob only learns where each record starts
 (vmlinux has ~130k types); records are decoded when asked for, and names are
 matched by locating the string first (bytes.find) and then its string offset
 among the records' name offsets (array.index, C speed). Walking the record
-headers costs ~50-100 ms in Python, so the two offset arrays are cached on disk
-under ~/.cache/pytrace/btf, keyed by the blob's SHA-1: a fresh process then
-opens vmlinux BTF in ~15 ms (bench/btf_lookup.py).
+headers is the one Python loop (~25 ms of a ~55 ms first open), so the two
+offset arrays are cached on disk under ~/.cache/pytrace/btf, keyed by the
+blob's SHA-1: later processes open vmlinux BTF in ~15 ms (bench/btf_lookup.py).
 """
 
 from __future__ import annotations
