@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from pytrace.output import hist as histfmt
 from pytrace.output.sort import average, gc_paused, keep_top, sort_entries, sorts_by_value
-from pytrace.output.text import _trunc_div, buffer_text, key_field_texts, value_text
+from pytrace.output.text import (
+    KEY_INT_FULL,
+    KEY_INT_HALF,
+    buffer_text,
+    key_field_texts,
+    truncating_div,
+    value_text,
+)
 from pytrace.output.values import Buffer
 from pytrace.types import (
     ArrayType,
@@ -90,12 +97,12 @@ def _element(value_type: Type, value, div: int) -> str:
     if isinstance(value_type, (HistType, LhistType)):
         return histfmt.hist_json(value.buckets, value_type, div)
     if isinstance(value_type, StatsType):
-        return (f'{{"count": {value.count}, "average": {_trunc_div(average(value), div)}, '
+        return (f'{{"count": {value.count}, "average": {average(value)}, '
                 f'"total": {value.total}}}')
     if isinstance(value_type, AvgType):
-        return str(_trunc_div(average(value), div))
+        return str(truncating_div(average(value), div))
     if sorts_by_value(value_type):
-        return str(_trunc_div(value, div))
+        return str(truncating_div(value, div))
     return json_value(value_type, value)
 
 
@@ -103,8 +110,7 @@ def _single_key_elements(t: Type, ordered: list) -> list[str]:
     """`"key": N` for the usual @[comm] / @[pid] count maps, in one pass."""
     if isinstance(t, StringType):
         return [f'"{json_escape(k)}": {v}' for (k,), v in ordered]
-    bits = t.size * 8
-    half, full = 1 << (bits - 1), 1 << bits
+    half, full = KEY_INT_HALF, KEY_INT_FULL
     return [f'"{k - full if k >= half else k}": {v}' for (k,), v in ordered]
 
 

@@ -94,7 +94,7 @@ def sort_by_key(key_types: tuple[Type, ...], entries: list) -> list:
 
 def keep_top(entries: list, top: int, value_type: Type) -> list:
     """print(@m, top): the last `top` entries of the sorted order (the largest).
-    bpftrace ignores top for stats maps (but not for avg)."""
+    bpftrace ignores top (and div) for stats maps, not for avg maps."""
     if top <= 0 or len(entries) <= top or isinstance(value_type, StatsType):
         return entries
     return entries[len(entries) - top:]

@@ -34,6 +34,9 @@ from pytrace.types import (
 
 KEY_STACK_INDENT = 4
 VALUE_STACK_INDENT = 8
+# Integer key fields print as int64 whatever their width (bpftrace widens
+# keys to 8 bytes): (uint32)-1 -> 4294967295, (int32)-1 and (uint64)-1 -> -1.
+KEY_INT_HALF, KEY_INT_FULL = 1 << 63, 1 << 64
 
 
 # ---- pieces ------------------------------------------------------------------
@@ -115,9 +118,9 @@ def value_text(t: Type, value, indent: int = VALUE_STACK_INDENT) -> str:
 
 
 def key_field_text(t: Type, value) -> str:
-    """One key field: integers as signed decimal of their width."""
+    """One key field: integers as int64 decimal."""
     if isinstance(t, (IntType, BoolType)):
-        return str(signed(value, t.size * 8))
+        return str(signed(value, 64))
     if isinstance(t, StringType):
         return value
     if isinstance(t, StackType):
@@ -147,8 +150,7 @@ def key_field_texts(t: Type, values: list) -> list[str]:
     if isinstance(t, StringType):
         return values
     if isinstance(t, (IntType, BoolType)):
-        bits = t.size * 8
-        half, full = 1 << (bits - 1), 1 << bits
+        half, full = KEY_INT_HALF, KEY_INT_FULL
         return [str(v - full if v >= half else v) for v in values]
     return [key_field_text(t, v) for v in values]
 
@@ -162,14 +164,13 @@ def key_texts(key_types: tuple[Type, ...], keys: list) -> list[str]:
         if isinstance(t, StringType):
             return [f"[{k}]" for (k,) in keys]
         if isinstance(t, (IntType, BoolType)):
-            bits = t.size * 8
-            half, full = 1 << (bits - 1), 1 << bits
+            half, full = KEY_INT_HALF, KEY_INT_FULL
             return [f"[{k - full if k >= half else k}]" for (k,) in keys]
     columns = [key_field_texts(t, [k[i] for k in keys]) for i, t in enumerate(key_types)]
     return ["[" + ", ".join(fields) + "]" for fields in zip(*columns)]
 
 
-def _trunc_div(value: int, div: int) -> int:
+def truncating_div(value: int, div: int) -> int:
     # C++ integer division truncates toward zero; Python's // floors.
     if div <= 1:
         return value
@@ -202,16 +203,17 @@ def map_text(name: str, key_types: tuple[Type, ...], value_type: Type,
         return "\n".join(f"{name}{kt}: \n{histfmt.hist_text(v.buckets, value_type, div)}"
                          for kt, (_, v) in zip(keys, ordered)) + "\n"
     if isinstance(value_type, StatsType):
+        # print()'s top and div are both ignored for stats maps (0.17 warns).
         return "\n".join(f"{name}{kt}: count {v.count}, average "
-                         f"{_trunc_div(average(v), div)}, total {v.total}"
+                         f"{average(v)}, total {v.total}"
                          for kt, (_, v) in zip(keys, ordered)) + "\n\n"
     if isinstance(value_type, AvgType):
-        return "\n".join(f"{name}{kt}: {_trunc_div(average(v), div)}"
+        return "\n".join(f"{name}{kt}: {truncating_div(average(v), div)}"
                          for kt, (_, v) in zip(keys, ordered)) + "\n\n"
     sep = element_separator(value_type)
     if sorts_by_value(value_type):
         if div > 1:
-            ordered = [(k, _trunc_div(v, div)) for k, v in ordered]
+            ordered = [(k, truncating_div(v, div)) for k, v in ordered]
         return sep.join(_integer_lines(name, key_types, ordered)) + "\n"
     keys = key_texts(key_types, [k for k, _ in ordered])
     return sep.join([f"{name}{kt}: {value_text(value_type, v)}"
@@ -228,8 +230,7 @@ def _integer_lines(name: str, key_types: tuple[Type, ...], ordered: list) -> lis
         if isinstance(t, StringType):
             return [f"{name}[{k}]: {v}" for (k,), v in ordered]
         if isinstance(t, (IntType, BoolType)):
-            bits = t.size * 8
-            half, full = 1 << (bits - 1), 1 << bits
+            half, full = KEY_INT_HALF, KEY_INT_FULL
             return [f"{name}[{k - full if k >= half else k}]: {v}" for (k,), v in ordered]
     keys = key_texts(key_types, [k for k, _ in ordered])
     return [f"{name}{kt}: {v}" for kt, (_, v) in zip(keys, ordered)]
