@@ -159,8 +159,8 @@ def _lhist_type(checker, call):
     if step <= 0:
         raise error("lhist() step must be >= 1 (" + str(step) + " provided)", call)
     if hi <= lo:
-        raise error("lhist() max must be greater than min (provided min " + str(lo) +
-                    " and max " + str(hi) + ")", call)
+        raise error(f"lhist() min must be less than max (provided min {lo} and max {hi})",
+                    call)
     if (hi - lo) // step > 1000:
         raise error("lhist() too many buckets, must be <= 1000 (would need "
                     f"{(hi - lo) // step})", call)

@@ -15,7 +15,9 @@ from pytrace.codegen.module import I64
 from pytrace.passes.state import UnknownType, error
 from pytrace.passes.types_util import contains_unknown, is_int
 from pytrace.resources import AsyncAction
-from pytrace.types import INT64, UINT64, VOID, AggregationType, StringType, TupleType
+from pytrace.passes.typecheck import describe
+from pytrace.types import (INT64, UINT64, VOID, AggregationType, SpecialType, StringType,
+                           TupleType)
 
 PRINTF_SPEC = re.compile(r"%(%|[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|j|z|t)?([diouxXcspr]))")
 STRLEN = 64
@@ -60,12 +62,14 @@ def _printf_check(checker, call):
             types.append(t)
             continue
         if conv == "s":
-            ok = True
+            # Integers print as numbers only once cast to a string type: as bpftrace.
+            ok, want = not is_int(t) or isinstance(t, SpecialType), "string"
         else:
-            ok = is_int(t)
+            ok, want = is_int(t), "integer"
         if not ok:
-            kind = "string" if isinstance(t, StringType) else str(t)
-            raise error(f"printf: %{conv} specifier expects a value of type integer "
+            kind = "string" if isinstance(t, StringType) else \
+                "integer" if is_int(t) else describe(t)
+            raise error(f"printf: %{conv} specifier expects a value of type {want} "
                         f"({kind} supplied)", call)
         if isinstance(t, AggregationType) or t == VOID:
             raise error(f"printf: invalid argument type {t}", arg)

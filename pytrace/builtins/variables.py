@@ -33,8 +33,8 @@ def _gid(fn, e):
 
 
 def _comm(fn, e):
+    # The helper writes all 16 bytes (NUL padded), even on failure.
     buf = fn.alloc(16, "comm")
-    fn.zero(buf, 16)
     fn.h.get_current_comm(buf, 16)
     return buf
 
@@ -65,7 +65,7 @@ def _probe_type(checker, e):
 def _args_type(checker, e):
     t = checker.unit.args_type
     if t is None:
-        raise error("The args builtin can only be used with tracepoint/fentry/uprobe probes"
+        raise error("The args builtin can only be used with tracepoint/kfunc/uprobe probes"
                     f" ({checker.unit.provider.name} used here)", e)
     return t
 

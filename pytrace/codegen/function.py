@@ -174,6 +174,16 @@ class FunctionCodegen:
         else:
             self.copy(ptr, value, dst_ty.size, align)
 
+    def store_expr(self, e, dst_ty: Type, ptr: ir.Value, align: int = 8) -> None:
+        """Evaluate `e` straight into memory of dst_ty when its builtin can write there
+        (comm into a key: no copy), else evaluate and store."""
+        from pytrace import ast
+        if isinstance(e, ast.Builtin) and e.name == "comm" and dst_ty == e.ty:
+            # bpf_get_current_comm pads with NULs: every byte is written.
+            self.h.get_current_comm(ptr, dst_ty.size)
+            return
+        self.store(dst_ty, self.expr(e), ptr, e.ty, align)
+
     def materialise(self, ty: Type, value: ir.Value) -> ir.Value:
         """A pointer to `value` in memory (integers get a stack slot)."""
         if not is_int(ty):

@@ -30,9 +30,11 @@ def build_key(fn: FunctionCodegen, m: ast.Map, bucket=None):
     info = fn.state.maps[m.name]
     layout = key_layout(info)
     ptr = fn.alloc(layout.size, "key")
-    fn.zero(ptr, layout.size)
+    # Every field store writes all its bytes, so only padding needs zeroing.
+    if sum(t.size for t in layout.elems) != layout.size:
+        fn.zero(ptr, layout.size)
     for k, ty, off in zip(m.keys, layout.elems, layout.offsets):
-        fn.store(ty, fn.expr(k), fn.gep(ptr, off), k.ty, align_of(off))
+        fn.store_expr(k, ty, fn.gep(ptr, off), align_of(off))
     if bucket is not None:
         fn.store_int(bucket, fn.gep(ptr, layout.offsets[-1]), 8)
     return ptr

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pytrace import ast
 from pytrace.builtins import get_function, get_variable
+from pytrace.diagnostics import Span
 from pytrace.passes.state import UNKNOWN, CompileState, MapInfo, Unit, UnknownType, error
 from pytrace.passes.types_util import arith, contains_unknown, is_int, is_signed, join, \
     type_name, widen
@@ -32,6 +33,14 @@ _CAST_TYPES = {
 
 AGG_NAMES = {"CountType": "count", "SumType": "sum", "MinType": "min", "MaxType": "max",
              "AvgType": "avg", "StatsType": "stats", "HistType": "hist", "LhistType": "lhist"}
+
+
+def name_span(call: ast.Call) -> Span | None:
+    """Just the function name of a call, where bpftrace points unknown functions."""
+    s = call.span
+    if s is None or s.end_line != s.line:
+        return s
+    return Span(s.line, s.col, s.line, s.col + len(call.name))
 
 
 def describe(t: Type) -> str:
@@ -90,7 +99,7 @@ class TypeChecker:
     def stmt_Assign(self, s: ast.Assign) -> None:
         target, value = s.target, s.value
         if isinstance(value, ast.Call) and s.op == "=" and isinstance(target, ast.Map):
-            fn = get_function(value.name, value.span)
+            fn = get_function(value.name, name_span(value))
             if fn.aggregation is not None:
                 agg = fn.aggregation(self, value)
                 value.ty = agg
@@ -109,7 +118,7 @@ class TypeChecker:
         if isinstance(target, ast.Map):
             self.map_assign(target, widen(vt), value)
         elif isinstance(target, ast.Variable):
-            self.var_assign(target, vt)
+            self.var_assign(target, vt, self.operator_node(s))
         else:
             raise error("Can only assign to maps and variables", target)
 
@@ -197,14 +206,25 @@ class TypeChecker:
                         f"'{describe(info.value_type)}'", m)
         info.value_type = joined
 
-    def var_assign(self, v: ast.Variable, vt: Type) -> None:
+    def operator_node(self, s: ast.Assign) -> ast.Node:
+        """A node spanning the `=` of an assignment, where bpftrace points variable clashes."""
+        t, src = s.target.span, self.state.source
+        if t is None or src is None:
+            return s
+        line = src.line_text(t.end_line)
+        col = line.find(s.op, t.end_col - 1)
+        if col < 0:
+            return s
+        return ast.Node(span=Span(t.end_line, col + 1, t.end_line, col + 1 + len(s.op)))
+
+    def var_assign(self, v: ast.Variable, vt: Type, where: ast.Node | None = None) -> None:
         vt = widen(vt)
         old = self.vars.get(v.name)
         joined = join(old, vt)
         if joined is None:
             raise error(f"Type mismatch for {v.name}: trying to assign value of type "
                         f"'{describe(vt)}' when variable already contains a value of type "
-                        f"'{describe(old)}'", v)
+                        f"'{describe(old)}'", where or v)
         self.vars[v.name] = joined
         v.ty = joined
 
@@ -309,7 +329,7 @@ class TypeChecker:
         return self.call(e, statement=False)
 
     def call(self, e: ast.Call, statement: bool) -> Type:
-        fn = get_function(e.name, e.span)
+        fn = get_function(e.name, name_span(e))
         if fn.aggregation is not None:
             raise error(f"{e.name}() should be directly assigned to a map", e)
         if fn.check is None:
@@ -406,10 +426,11 @@ class TypeChecker:
             raise error(f"Can not access field '{e.field}' on type '{describe(t)}'", e)
         f = t.field(e.field)
         if f is None:
-            where = "args" if not t.name else t.name
-            raise error(f"Can't find field '{e.field}' in {where}"
-                        if not t.name else
-                        f"Struct/union of type '{t.name}' does not contain a field named "
+            name = t.name
+            if not name and self.unit.specs:
+                spec = self.unit.specs[0]
+                name = f"struct _tracepoint_{spec.target}_{spec.func}"
+            raise error(f"Struct/union of type '{name}' does not contain a field named "
                         f"'{e.field}'", e)
         return f.type
 

@@ -1,0 +1,75 @@
+"""Programs the compiler must refuse, with bpftrace's message and the right place marked."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.compiler.harness import compile_error
+
+CASES = [
+    ('BEGIN { @x = 1; @x = "a"; }',
+     "stdin:1:17-19: ERROR: Type mismatch for @x: trying to assign value of type 'string[2]' "
+     "when map already contains a value of type 'int64'",
+     "                ~~"),
+    ('BEGIN { @x = "a"; @x = pid; }',
+     "stdin:1:19-21: ERROR: Type mismatch for @x: trying to assign value of type "
+     "'unsigned int64' when map already contains a value of type 'string[2]'",
+     "                  ~~"),
+    ('BEGIN { @x = count(); @x = sum(1); }',
+     "stdin:1:23-25: ERROR: Type mismatch for @x: trying to assign value of type 'sum' "
+     "when map already contains a value of type 'count'", None),
+    ('BEGIN { foo(); }', "stdin:1:9-12: ERROR: Unknown function: foo", "        ~~~"),
+    ('BEGIN { printf("%d\\n", xyz); }', "stdin:1:24-27: ERROR: Unknown identifier: 'xyz'", None),
+    ('BEGIN { @ = xyz_var + 1; }', "ERROR: Unknown identifier: 'xyz_var'", None),
+    ('BEGIN { printf("%d %d\\n", 1); }',
+     "stdin:1:9-29: ERROR: printf: Not enough arguments for format string (1 supplied, 2 expected)",
+     None),
+    ('BEGIN { printf("%d\\n", 1, 2); }',
+     "ERROR: printf: Too many arguments for format string (2 supplied, 1 expected)", None),
+    ('BEGIN { printf("%d\\n", "a"); }',
+     "ERROR: printf: %d specifier expects a value of type integer (string supplied)", None),
+    ('BEGIN { printf("%s\\n", 1); }',
+     "ERROR: printf: %s specifier expects a value of type string (integer supplied)", None),
+    ('BEGIN { $x = 1; $x = "a"; }',
+     "stdin:1:20-21: ERROR: Type mismatch for $x: trying to assign value of type 'string[2]' "
+     "when variable already contains a value of type 'int64'", "                   ~"),
+    ('BEGIN { @x[1] = 1; @x["a"] = 1; }',
+     "stdin:1:20-27: ERROR: Argument mismatch for @x: trying to access with arguments: "
+     "[string[2]] when map expects arguments: [int64]", None),
+    ('BEGIN { count(); }', "ERROR: count() should be directly assigned to a map", None),
+    ('BEGIN { @ = lhist(1, 10, 0, 1); }',
+     "ERROR: lhist() min must be less than max (provided min 10 and max 0)", None),
+    ('BEGIN { @ = args->x; }', "ERROR: The args builtin can only be used with", None),
+    ('tracepoint:syscalls:sys_enter_openat { @ = args->nofield; }',
+     "ERROR: Struct/union of type 'struct _tracepoint_syscalls_sys_enter_openat' does not "
+     "contain a field named 'nofield'", None),
+    ('BEGIN { @ = $y; }', "ERROR: Undefined or undeclared variable: $y", None),
+    ('BEGIN { print(@nope); }', "ERROR: Undefined map: @nope", None),
+    ('BEGIN { @ = hist(1); printf("%d\\n", @); }', "can not be read as a value", None),
+    ('BEGIN { @ = sum("a"); }', "ERROR: sum() only supports integer arguments", None),
+    ('BEGIN { @ = 1 + "a"; }', "ERROR: Type mismatch for '+'", None),
+    ('BEGIN { @ = pid; } END { @ = comm; }', "ERROR: Type mismatch for @", None),
+    ('BEGIN { @ = unknownvar; }', "Unknown identifier", None),
+    ('BEGIN { @ = nosuchbuiltin_x; }', "Unknown identifier", None),
+    ('BEGIN { break; }', "ERROR: break used outside of a loop", None),
+    ('BEGIN { unroll(101) { @ = 1; } }', "ERROR: unroll maximum value is 100", None),
+    ('BEGIN { @ = (1, 2).5; }', "ERROR: Invalid tuple index: 5. Found 2 elements in tuple.", None),
+    ('BEGIN { $x = (1, "a"); $x = (1, 2); }', "ERROR: Type mismatch for $x", None),
+    ('BEGIN { printf("%d\\n", $1); }', 'ERROR: $1 used numerically but given "abc". '
+     'Try using str($1).', None),
+    ('tracepoint:nosuchcat:nosuchevent { }', "tracepoint not found: nosuchcat:nosuchevent", None),
+    ('tracepoint:syscalls:sys_nomatch_* { }', "No tracepoints matched", None),
+    ('interval:xs:1 { }', "interval", None),
+    ('software:nosuch { }', "ERROR: Unknown software event: nosuch", None),
+    ('nosuchprobe:x { }', "Invalid probe type", None),
+]
+
+
+@pytest.mark.parametrize("prog,message,marker", CASES)
+def test_refused_with_located_message(prog, message, marker):
+    params = ["abc"] if "$1" in prog else []
+    text = compile_error(prog, params)
+    first = text.splitlines()[0]
+    assert message in first
+    if marker is not None:
+        assert text.splitlines()[2] == marker
