@@ -30,8 +30,9 @@ def build_key(fn: FunctionCodegen, m: ast.Map, bucket=None):
     info = fn.state.maps[m.name]
     layout = key_layout(info)
     ptr = fn.alloc(layout.size, "key")
-    # Every field store writes all its bytes, so only padding needs zeroing.
-    if sum(t.size for t in layout.elems) != layout.size:
+    # Every field store writes all its bytes, so only padding (or the u64 0 key of a
+    # keyless map, or a bucket slot written later) needs zeroing.
+    if not m.keys or sum(t.size for t in layout.elems) != layout.size:
         fn.zero(ptr, layout.size)
     for k, ty, off in zip(m.keys, layout.elems, layout.offsets):
         fn.store_expr(k, ty, fn.gep(ptr, off), align_of(off))
