@@ -68,10 +68,9 @@ class Sink:
         # Written at exit before the maps, in every format (bpftrace quirk).
         self._write("\n\n")
 
-    def helper_error(self, msg: str, helper: str, retcode: int, line: int, col: int,
-                     rendered: str = "") -> None:
-        """-k: `rendered` is the located WARNING text (diagnostics renders it)."""
-        self._write(rendered if rendered.endswith("\n") or not rendered else rendered + "\n")
+    def helper_error(self, helper: str, retcode: int, options: dict) -> None:
+        """-k helper failures. In text the runtime renders the located WARNING
+        itself (diagnostics), so nothing more is written here."""
 
 
 TextSink = Sink
@@ -111,9 +110,10 @@ class JsonSink(Sink):
     def lost_events(self, n: int) -> None:
         self._write(jf.counter_json("lost_events", "events", n))
 
-    def helper_error(self, msg: str, helper: str, retcode: int, line: int, col: int,
-                     rendered: str = "") -> None:
-        self._write(jf.helper_error_json(msg, helper, retcode, line, col))
+    def helper_error(self, helper: str, retcode: int, options: dict) -> None:
+        """options: the action's options ("line", "col" of the call)."""
+        self._write(jf.helper_error_json(helper, retcode, options.get("line", 0),
+                                         options.get("col", 0)))
 
 
 def make_sink(format: str, stream: TextIO) -> Sink:

@@ -108,17 +108,18 @@ def test_print_map_with_top_and_div():
     assert sink.stream.getvalue() == "@c[3]: 2\n@c[2]: 3\n"
 
 
-def test_helper_error():
+def test_helper_error_json_line_and_silent_text():
+    # bpftrace -k -f json: a map update failing with E2BIG at line 1 column 13.
     text, js = TextSink(io.StringIO()), JsonSink(io.StringIO())
-    rendered = ("stdin:1:13-30: WARNING: Map full; can't update element. Try increasing "
-                "max_map_keys config\nAdditional Info - helper: map_update_elem, retcode: -7")
     for sink in (text, js):
-        sink.helper_error("Map full; can't update element. Try increasing max_map_keys config",
-                          "map_update_elem", -7, 1, 13, rendered)
-    assert text.stream.getvalue() == rendered + "\n"
+        sink.helper_error("map_update_elem", -7, {"line": 1, "col": 13})
+        sink.helper_error("bpf_probe_read_kernel", -14, {"line": 2, "col": 3})
+    assert text.stream.getvalue() == ""
     assert js.stream.getvalue() == (
         '{"type": "helper_error", "msg": "Map full; can\'t update element. Try increasing '
-        'max_map_keys config", "helper": "map_update_elem", "retcode": -7, "line": 1, "col": 13}\n')
+        'max_map_keys config", "helper": "map_update_elem", "retcode": -7, "line": 1, "col": 13}\n'
+        '{"type": "helper_error", "msg": "Bad address", "helper": "probe_read_kernel", '
+        '"retcode": -14, "line": 2, "col": 3}\n')
 
 
 def test_unknown_format():
