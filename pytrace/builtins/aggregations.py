@@ -127,20 +127,17 @@ def _hist_type(checker, call):
 def log2_bucket(fn, v):
     """bpftrace's power-of-two buckets: 0 for negatives, 1 for zero, 2 + log2(v) else."""
     b = fn.b
-
-    def positive():
-        n, x = c64(0), v
-        # Binary search for the highest set bit: straight-line, no loop for the verifier.
-        for shift in (32, 16, 8, 4, 2, 1):
-            big = b.icmp_unsigned(">=", x, c64(1 << shift))
-            x = b.select(big, b.lshr(x, c64(shift)), x)
-            n = b.select(big, b.add(n, c64(shift)), n)
-        return b.add(n, c64(2))
-
-    negative = b.icmp_signed("<", v, c64(0))
-    zero = b.icmp_unsigned("==", v, c64(0))
-    small = b.select(negative, c64(0), c64(1))
-    return fn.select_int(b.or_(negative, zero), lambda: small, positive)
+    n, x = c64(0), v
+    # Binary search for the highest set bit: straight-line, no loop for the verifier.
+    # Testing the shifted value (not x >= 1 << s) reuses it and needs no 64-bit immediate.
+    for shift in (32, 16, 8, 4, 2, 1):
+        t = b.lshr(x, c64(shift))
+        nonzero = b.icmp_unsigned("!=", t, c64(0))
+        x = b.select(nonzero, t, x)
+        n = b.select(nonzero, b.or_(n, c64(shift)), n)
+    positive = b.add(n, c64(2))
+    small = b.select(b.icmp_signed("<", v, c64(0)), c64(0), c64(1))
+    return b.select(b.icmp_signed(">", v, c64(0)), positive, small)
 
 
 def _hist(fn, m, call):
