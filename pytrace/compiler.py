@@ -26,6 +26,8 @@ class Compiled:
     resources: Resources
     ir: str
     attached_count: int
+    # PytraceWarnings (with spans) to show before tracing, as bpftrace does.
+    warnings: list = field(default_factory=list)
     _module: object = field(default=None, repr=False)
 
     def asm(self) -> str:
@@ -67,7 +69,8 @@ def compile_program(program: ast.Program, target, *, params: list[str] | None = 
     resources = Resources(maps=maps, actions=list(state.actions), programs=programs,
                           probe_names=list(state.probe_names), positional=list(state.params))
     return Compiled(object=obj, resources=resources, ir=ir_text,
-                    attached_count=_attached_count(state), _module=module)
+                    attached_count=_attached_count(state), warnings=list(state.warnings),
+                    _module=module)
 
 
 def _attached_count(state: CompileState) -> int:

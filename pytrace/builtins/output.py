@@ -4,8 +4,6 @@ map functions delete and str()."""
 
 from __future__ import annotations
 
-import re
-
 from pytrace import ast
 from pytrace.builtins import function
 from pytrace.codegen import events, maps
@@ -15,11 +13,11 @@ from pytrace.codegen.module import I64
 from pytrace.passes.state import UnknownType, error
 from pytrace.passes.types_util import contains_unknown, is_int
 from pytrace.resources import AsyncAction
+from pytrace.output.printf import parse_format
 from pytrace.passes.typecheck import describe
 from pytrace.types import (INT64, UINT64, VOID, AggregationType, SpecialType, StringType,
                            TupleType)
 
-PRINTF_SPEC = re.compile(r"%(%|[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|j|z|t)?([diouxXcspr]))")
 STRLEN = 64
 JOIN_ARGS = 16
 
@@ -47,7 +45,9 @@ def _printf_check(checker, call):
     if not call.args:
         raise error("printf() requires at least 1 argument (0 provided)", call)
     fmt = _string_literal(checker, call, 0, "first argument")
-    specs = [m.group(2) for m in PRINTF_SPEC.finditer(fmt) if m.group(1) != "%"]
+    # One reading of format strings for compiler and formatter (bpftrace 0.17's).
+    specs = [spec.conversion if spec is not None else None
+             for _, spec in parse_format(fmt).pieces]
     args = call.args[1:]
     if len(args) < len(specs):
         raise error(f"printf: Not enough arguments for format string ({len(args)} supplied, "
@@ -61,7 +61,9 @@ def _printf_check(checker, call):
         if isinstance(t, UnknownType):
             types.append(t)
             continue
-        if conv == "s":
+        if conv is None or conv == "r":
+            ok, want = True, ""
+        elif conv == "s":
             # Integers print as numbers only once cast to a string type: as bpftrace.
             ok, want = not is_int(t) or isinstance(t, SpecialType), "string"
         else:

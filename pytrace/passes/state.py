@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pytrace import ast
-from pytrace.diagnostics import PytraceError, Source, Span
+from pytrace.diagnostics import PytraceError, PytraceWarning, Source, Span
 from pytrace.resources import AsyncAction, AttachSpec
 from pytrace.types import Type
 
@@ -70,6 +70,13 @@ class CompileState:
 
     def info(self, node: ast.Node) -> dict:
         return self.node_info.setdefault(id(node), {})
+
+    warnings: list[PytraceWarning] = field(default_factory=list)
+
+    def warn(self, message: str, span: Span | None) -> None:
+        """A located warning, once (bodies are checked more than once)."""
+        if not any(w.message == message and w.span == span for w in self.warnings):
+            self.warnings.append(PytraceWarning(message, span))
 
     def action(self, action: AsyncAction) -> int:
         """Index of an equal action, adding it if new (a body is checked more than once)."""

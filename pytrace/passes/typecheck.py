@@ -113,6 +113,8 @@ class TypeChecker:
                 raise error(f"The {s.op} operator can not be used on expressions of types "
                             f"{describe(current)}, {describe(vt)}", s)
             vt = arith(current, vt) if is_int(current) else vt
+            if s.op in ("/=", "%=") and is_signed(current) and is_signed(vt):
+                self.warn_signed(s.op[0], self.operator_span(target, s.op))
         if vt == VOID:
             raise error("Value of a void function can not be assigned", value)
         if isinstance(target, ast.Map):
@@ -165,6 +167,9 @@ class TypeChecker:
     def map_keys(self, m: ast.Map) -> tuple[Type, ...]:
         keys = tuple(widen(self.expr(k)) for k in m.keys)
         for k, t in zip(m.keys, keys):
+            if isinstance(t, TupleType):
+                raise error("tuple cannot be used as a map key. Try a multi-key associative"
+                            " array instead (eg `@map[$1, $2] = ...)`.", m)
             if t == VOID or isinstance(t, AggregationType):
                 raise error(f"Invalid map key type: {describe(t)}", k)
         info = self.map_info(m)
@@ -360,7 +365,22 @@ class TypeChecker:
                         f"'{describe(rt)}'", e)
         if e.op in ("==", "!=", "<", ">", "<=", ">="):
             return INT64
+        if e.op in ("/", "%") and is_signed(lt) and is_signed(rt) and not (
+                isinstance(e.left, ast.Integer) and isinstance(e.right, ast.Integer)):
+            self.warn_signed(e.op, self.operator_span(e.left, e.op))
         return arith(lt, rt)
+
+    def warn_signed(self, op: str, span) -> None:
+        self.state.warn(f"signed operands for '{op}' can lead to undefined behavior "
+                        "(cast to unsigned to silence warning)", span)
+
+    def operator_span(self, left: ast.Node, op: str):
+        """The span of `op` written after `left` on the same line (bpftrace marks it)."""
+        t, src = left.span, self.state.source
+        if t is None or src is None:
+            return None
+        col = src.line_text(t.end_line).find(op, t.end_col - 1)
+        return Span(t.end_line, col + 1, t.end_line, col + 1 + len(op)) if col >= 0 else None
 
     def expr_Unary(self, e):
         t = self.expr(e.operand)

@@ -73,3 +73,30 @@ def test_refused_with_located_message(prog, message, marker):
     assert message in first
     if marker is not None:
         assert text.splitlines()[2] == marker
+
+
+def test_tuple_map_key_refused_like_bpftrace():
+    text = compile_error('BEGIN { @[(1, "a"), 2] = 3; }')
+    assert text.splitlines()[0] == (
+        "stdin:1:9-23: ERROR: tuple cannot be used as a map key. Try a multi-key associative"
+        " array instead (eg `@map[$1, $2] = ...)`.")
+
+
+def test_printf_counts_specifiers_as_bpftrace_017():
+    # 0.17 does not treat %+d as a specifier, so 7 arguments are one too many.
+    text = compile_error('BEGIN { printf("%d|%s|%c|%o|%X|%03d|%+d\\n", -3, "ab", 66, 8, 255, 7, 5); }')
+    assert "Too many arguments for format string (7 supplied, 6 expected)" in text
+
+
+def test_signed_division_warns_at_the_operator():
+    from pytrace.diagnostics import Source
+
+    from tests.compiler.harness import compile_text
+    prog = 'BEGIN { $x = 10; $x /= 2; @a = -7 % 3; @b = 10 / 2; @c = pid / 2; }'
+    rendered = [w.render(Source(prog)).splitlines() for w in compile_text(prog).warnings]
+    assert [r[0] for r in rendered] == [
+        "stdin:1:21-23: WARNING: signed operands for '/' can lead to undefined behavior "
+        "(cast to unsigned to silence warning)",
+        "stdin:1:35-36: WARNING: signed operands for '%' can lead to undefined behavior "
+        "(cast to unsigned to silence warning)"]
+    assert rendered[1][2] == " " * 34 + "~"
