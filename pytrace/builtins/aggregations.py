@@ -170,7 +170,8 @@ def _lhist(fn, m, call):
     b = fn.b
     below = b.icmp_signed("<", v, c64(t.min))
     above = b.icmp_signed(">=", v, c64(t.max))
-    inside = b.add(b.sdiv(b.sub(v, c64(t.min)), c64(t.step)), c64(1))
+    # Only used when min <= v, so the difference is non-negative: unsigned division.
+    inside = b.add(b.udiv(b.sub(v, c64(t.min)), c64(t.step)), c64(1))
     bucket = b.select(below, c64(0), b.select(above, c64(t.buckets - 1), inside))
     _bump(fn, m, bucket)
 

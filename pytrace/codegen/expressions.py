@@ -126,9 +126,7 @@ def _binary(fn: FunctionCodegen, e: ast.Binary):
         return bool_to_i64(fn, cmp(_CMP[e.op], left, right))
     signed = is_signed(e.ty)
     if e.op in ("/", "%"):
-        # Division by zero yields 0 in BPF; keep it explicit and verifier-safe.
-        op = {"/": (b.sdiv if signed else b.udiv), "%": (b.srem if signed else b.urem)}[e.op]
-        return op(left, right)
+        return fn.divide(e.op, left, right, signed)
     ops = {"+": b.add, "-": b.sub, "*": b.mul, "&": b.and_, "|": b.or_, "^": b.xor,
            "<<": b.shl, ">>": (b.ashr if is_signed(lt) else b.lshr)}
     return ops[e.op](left, right)

@@ -56,7 +56,7 @@ def read(fn: FunctionCodegen, m: ast.Map):
                 count = fn.load_int(found, 8, False)
                 total = fn.load_int(fn.gep(found, 8), 8, vt.signed)
                 safe = fn.b.select(fn.b.icmp_unsigned("==", count, c64(0)), c64(1), count)
-                return fn.b.sdiv(total, safe) if vt.signed else fn.b.udiv(total, safe)
+                return fn.divide("/", total, safe, vt.signed)
             return fn.load_int(found, 8, vt.signed)
         return fn.select_int(is_null, lambda: c64(0), load)
     if vt.is_integer:

@@ -42,9 +42,12 @@ def _assign(fn: FunctionCodegen, s: ast.Assign):
         signed = is_signed(target.ty) and is_signed(value.ty)
         b = fn.b
         ops = {"+": b.add, "-": b.sub, "*": b.mul, "&": b.and_, "|": b.or_, "^": b.xor,
-               "<<": b.shl, ">>": b.ashr if is_signed(target.ty) else b.lshr,
-               "/": b.sdiv if signed else b.udiv, "%": b.srem if signed else b.urem}
-        v, vt = ops[op](current, rhs), target.ty
+               "<<": b.shl, ">>": b.ashr if is_signed(target.ty) else b.lshr}
+        if op in ("/", "%"):
+            v = fn.divide(op, current, rhs, signed)
+        else:
+            v = ops[op](current, rhs)
+        vt = target.ty
     if isinstance(target, ast.Map):
         maps.write(fn, target, v, vt)
     else:

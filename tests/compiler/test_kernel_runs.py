@@ -184,3 +184,15 @@ def test_join_reads_execve_argv():
 def test_programs_pass_the_verifier(prog):
     with loaded(prog) as r:
         assert all(p.fd > 0 for p in r.loaded.programs)
+
+
+def test_signed_division_truncates_toward_zero_without_isa_v4():
+    import struct
+    prog = ('BEGIN { @a = -7 / 2; @b = -7 % 3; @c = 7 / -2; @d = 7 % -3; @e = 5 / 0;'
+            ' $x = -9; $x /= 2; @f = $x; @g = pid / 1; }')
+    with loaded(prog) as r:
+        r.run("begin")
+        got = {n: struct.unpack_from("<q", r.map_entries(n)[()])[0]
+               for n in ("@a", "@b", "@c", "@d", "@e", "@f", "@g")}
+    assert got == {"@a": -3, "@b": -1, "@c": -3, "@d": 1, "@e": 0, "@f": -4,
+                   "@g": os.getpid()}
