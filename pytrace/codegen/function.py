@@ -196,20 +196,27 @@ class FunctionCodegen:
     def divide(self, op: str, a: ir.Value, b: ir.Value, signed: bool) -> ir.Value:
         """a / b or a % b. BPF before ISA v4 has only unsigned division, so signed
         division goes through magnitudes (C semantics: the quotient truncates toward
-        zero, the remainder takes the dividend's sign). x / 0 is 0, as in BPF."""
+        zero, the remainder takes the dividend's sign). Division by zero is defined
+        as the BPF instruction defines it (x / 0 == 0, x % 0 == x): in LLVM IR it
+        would be undefined and the optimiser could fold it to anything."""
         bld = self.b
-        if not signed:
-            return bld.udiv(a, b) if op == "/" else bld.urem(a, b)
         zero = c64(0)
-        neg_a = bld.icmp_signed("<", a, zero)
-        neg_b = bld.icmp_signed("<", b, zero)
-        ua = bld.select(neg_a, bld.neg(a), a)
-        ub = bld.select(neg_b, bld.neg(b), b)
-        if op == "/":
-            q = bld.udiv(ua, ub)
-            return bld.select(bld.xor(neg_a, neg_b), bld.neg(q), q)
-        r = bld.urem(ua, ub)
-        return bld.select(neg_a, bld.neg(r), r)
+        is_zero = bld.icmp_unsigned("==", b, zero)
+        b = bld.select(is_zero, c64(1), b)
+        if signed:
+            neg_a = bld.icmp_signed("<", a, zero)
+            neg_b = bld.icmp_signed("<", b, zero)
+            ua = bld.select(neg_a, bld.neg(a), a)
+            ub = bld.select(neg_b, bld.neg(b), b)
+            if op == "/":
+                q = bld.udiv(ua, ub)
+                result = bld.select(bld.xor(neg_a, neg_b), bld.neg(q), q)
+            else:
+                r = bld.urem(ua, ub)
+                result = bld.select(neg_a, bld.neg(r), r)
+        else:
+            result = bld.udiv(a, b) if op == "/" else bld.urem(a, b)
+        return bld.select(is_zero, zero if op == "/" else a, result)
 
     # ---- control flow ---------------------------------------------------------
     def truth(self, value: ir.Value) -> ir.Value:
