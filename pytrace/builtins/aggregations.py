@@ -129,12 +129,13 @@ def log2_bucket(fn, v):
     b = fn.b
     n, x = c64(0), v
     # Binary search for the highest set bit: straight-line, no loop for the verifier.
-    # Testing the shifted value (not x >= 1 << s) reuses it and needs no 64-bit immediate.
-    for shift in (32, 16, 8, 4, 2, 1):
-        t = b.lshr(x, c64(shift))
-        nonzero = b.icmp_unsigned("!=", t, c64(0))
-        x = b.select(nonzero, t, x)
-        n = b.select(nonzero, b.or_(n, c64(shift)), n)
+    for bit in (5, 4, 3, 2, 1, 0):
+        # step = 2**bit if x has bits at or above 2**(2**bit), else 0; no branches
+        # of our own, so LLVM lowers each step to a compare and three ALU ops.
+        big = b.icmp_unsigned(">", x, c64((1 << (1 << bit)) - 1))
+        step = b.shl(b.zext(big, x.type), c64(bit))
+        x = b.lshr(x, step)
+        n = b.or_(n, step)
     positive = b.add(n, c64(2))
     small = b.select(b.icmp_signed("<", v, c64(0)), c64(0), c64(1))
     return b.select(b.icmp_signed(">", v, c64(0)), positive, small)

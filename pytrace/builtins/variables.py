@@ -3,6 +3,8 @@ cgroup, cpid, args. Each is one record: its type and the code that reads it."""
 
 from __future__ import annotations
 
+import llvmlite.ir as ir
+
 from pytrace.builtins import variable
 from pytrace.codegen.function import c64
 from pytrace.passes.state import error
@@ -20,12 +22,17 @@ def _pid(fn, e):
     return fn.b.lshr(fn.h.get_current_pid_tgid(), c64(32))
 
 
+def _low32(fn, value):
+    # trunc + zext lowers to one 32-bit move (alu32 zero-extends) instead of two shifts.
+    return fn.b.zext(fn.b.trunc(value, ir.IntType(32)), value.type)
+
+
 def _tid(fn, e):
-    return fn.b.and_(fn.h.get_current_pid_tgid(), c64(0xFFFFFFFF))
+    return _low32(fn, fn.h.get_current_pid_tgid())
 
 
 def _uid(fn, e):
-    return fn.b.and_(fn.h.get_current_uid_gid(), c64(0xFFFFFFFF))
+    return _low32(fn, fn.h.get_current_uid_gid())
 
 
 def _gid(fn, e):

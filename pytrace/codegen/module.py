@@ -49,7 +49,7 @@ def _target_machine():
     # whole process; with it the verifier rejects the program and we report that.
     llvm.set_option("pytrace", "-bpf-stack-size=65536")
     target = llvm.Target.from_triple(TRIPLE)
-    return target.create_target_machine(opt=2, reloc="static", codemodel="small")
+    return target.create_target_machine(cpu="v3", opt=2, reloc="static", codemodel="small")
 
 
 def optimise(ir_text: str):
