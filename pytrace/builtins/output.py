@@ -82,8 +82,7 @@ def _printf_check(checker, call):
 
 
 def _printf(fn, call):
-    values = [(fn.expr(a), a.ty) for a in call.args[1:]]
-    events.emit_values(fn, _action_id(fn, call), values)
+    events.emit_exprs(fn, _action_id(fn, call), call.args[1:])
 
 
 # ---- print -----------------------------------------------------------------------
@@ -116,7 +115,7 @@ def _print(fn, call):
     if isinstance(target, ast.Map) and not target.keys:
         events.emit(fn, _action_id(fn, call))
     else:
-        events.emit_values(fn, _action_id(fn, call), [(fn.expr(target), target.ty)])
+        events.emit_exprs(fn, _action_id(fn, call), [target])
 
 
 # ---- time, exit -------------------------------------------------------------------
@@ -252,23 +251,33 @@ def _str_check(checker, call):
     return StringType(STRLEN)
 
 
+def prepare_str(fn, call):
+    """For str(ptr[, n]): evaluate the operands, return write(dst) doing the read; None
+    when the value is not read from memory (positional parameters, strings)."""
+    arg = call.args[0]
+    if isinstance(arg, ast.PositionalParam) or isinstance(arg.ty, StringType):
+        return None
+    value = fn.expr(arg)
+    size = c64(STRLEN)
+    if len(call.args) == 2:
+        # n bytes plus the NUL, clamped so the verifier sees a bounded size.
+        want = fn.b.add(fn.expr(call.args[1]), c64(1))
+        size = fn.b.select(fn.b.icmp_unsigned("<", want, c64(STRLEN)), want, c64(STRLEN))
+    return lambda dst: fn.h.probe_read_str(dst, size, fn.b.inttoptr(value, I8P))
+
+
 def _str(fn, call):
     arg = call.args[0]
     if isinstance(arg, ast.PositionalParam):
         params = fn.state.params
         text = params[arg.index - 1] if arg.index <= len(params) else ""
         return string_constant(fn, text.encode(), call.ty.size)
-    value = fn.expr(arg)
     if isinstance(arg.ty, StringType):
-        return value
+        return fn.expr(arg)
+    write = prepare_str(fn, call)
     buf = fn.alloc(STRLEN, "str")
     fn.zero(buf, STRLEN)
-    size = c64(STRLEN)
-    if len(call.args) == 2:
-        # n bytes plus the NUL, clamped so the verifier sees a bounded size.
-        want = fn.b.add(fn.expr(call.args[1]), c64(1))
-        size = fn.b.select(fn.b.icmp_unsigned("<", want, c64(STRLEN)), want, c64(STRLEN))
-    fn.h.probe_read_str(buf, size, fn.b.inttoptr(value, I8P))
+    write(buf)
     return buf
 
 

@@ -41,12 +41,14 @@ def emit(fn: FunctionCodegen, action_id: int, fill=None, wakeup: bool = False) -
     fn.if_else(is_null, full, write)
 
 
-def emit_values(fn: FunctionCodegen, action_id: int, values: list, wakeup=False) -> None:
-    """`values` are (ir value, source type) for each field of the action's args, already
-    evaluated (so no helper runs while the record is reserved)."""
+def emit_exprs(fn: FunctionCodegen, action_id: int, exprs: list, wakeup=False) -> None:
+    """One record whose fields are the values of `exprs`. Operands are evaluated
+    before the reservation (so side effects happen even when the buffer is full);
+    strings from comm and str() are then written straight into the record."""
     layout = fn.state.actions[action_id].args
+    writers = [fn.prepare_store(e, ty, zero_fill=False) for e, ty in zip(exprs, layout.elems)]
 
     def fill(payload):
-        for (value, src_ty), ty, off in zip(values, layout.elems, layout.offsets):
-            fn.store(ty, value, fn.gep(payload, off), src_ty, align_of(off))
+        for write, off in zip(writers, layout.offsets):
+            write(fn.gep(payload, off), align_of(off))
     emit(fn, action_id, fill, wakeup)

@@ -175,14 +175,31 @@ class FunctionCodegen:
             self.copy(ptr, value, dst_ty.size, align)
 
     def store_expr(self, e, dst_ty: Type, ptr: ir.Value, align: int = 8) -> None:
-        """Evaluate `e` straight into memory of dst_ty when its builtin can write there
+        """Evaluate `e` straight into memory of dst_ty when it can be written there
         (comm into a key: no copy), else evaluate and store."""
+        self.prepare_store(e, dst_ty, zero_fill=True)(ptr, align)
+
+    def prepare_store(self, e, dst_ty: Type, zero_fill: bool = True):
+        """Evaluate what `e` needs now; return write(ptr, align) that puts its value in
+        memory of dst_ty later. comm and str() write their bytes in place, so a
+        printf record in the ring buffer needs no stack copy of its strings.
+        Without zero_fill, str() leaves the bytes after its NUL as they were
+        (fine for records: readers stop at the NUL)."""
         from pytrace import ast
         if isinstance(e, ast.Builtin) and e.name == "comm" and dst_ty == e.ty:
             # bpf_get_current_comm pads with NULs: every byte is written.
-            self.h.get_current_comm(ptr, dst_ty.size)
-            return
-        self.store(dst_ty, self.expr(e), ptr, e.ty, align)
+            return lambda ptr, align: self.h.get_current_comm(ptr, dst_ty.size)
+        if isinstance(e, ast.Call) and e.name == "str" and dst_ty == e.ty:
+            from pytrace.builtins.output import prepare_str
+            writer = prepare_str(self, e)
+            if writer is not None:
+                def write(ptr, align):
+                    if zero_fill:
+                        self.zero(ptr, dst_ty.size)
+                    writer(ptr)
+                return write
+        value = self.expr(e)
+        return lambda ptr, align: self.store(dst_ty, value, ptr, e.ty, align)
 
     def materialise(self, ty: Type, value: ir.Value) -> ir.Value:
         """A pointer to `value` in memory (integers get a stack slot)."""
