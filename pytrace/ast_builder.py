@@ -60,7 +60,7 @@ def children_span(children) -> Span | None:
 
 
 def parse_int(tok: Token) -> int:
-    text = tok.value.replace("_", "")
+    text = tok.value.replace("_", "").rstrip("uUlL")  # C suffixes say nothing here
     if text[:2] in ("0x", "0X"):
         return int(text, 16)
     if "e" in text or "E" in text:
