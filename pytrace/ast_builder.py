@@ -13,7 +13,6 @@ import re
 from pytrace import ast
 from pytrace.attach_points import parse_attach_point
 from pytrace.diagnostics import PytraceError, Span
-from pytrace.lexer import Token
 
 # Bare names that are builtin variables rather than identifiers.
 BUILTIN_NAMES = frozenset({
@@ -36,12 +35,12 @@ def is_builtin_name(name: str) -> bool:
     return digits.isdigit() and digits.isascii()
 
 
-def token_span(tok: Token) -> Span:
+def token_span(tok) -> Span:
     return Span(tok.line, tok.column, tok.end_line, tok.end_column)
 
 
 def span_of(item) -> Span | None:
-    if isinstance(item, Token):
+    if isinstance(item, str) and hasattr(item, "end_column"):  # any token, ours or Lark's
         return token_span(item)
     if isinstance(item, list):
         return _merge([span_of(x) for x in item])
@@ -59,7 +58,7 @@ def children_span(children) -> Span | None:
     return _merge([span_of(c) for c in children])
 
 
-def parse_int(tok: Token) -> int:
+def parse_int(tok) -> int:
     text = tok.value.replace("_", "").rstrip("uUlL")  # C suffixes say nothing here
     if text[:2] in ("0x", "0X"):
         return int(text, 16)
@@ -73,7 +72,7 @@ def parse_int(tok: Token) -> int:
     return int(text)
 
 
-def decode_escapes(body: str, tok: Token) -> str:
+def decode_escapes(body: str, tok) -> str:
     def replace(m: re.Match) -> str:
         code = m.group(1)
         if code[0] == "x":
@@ -344,7 +343,7 @@ class AstBuilder:
 class _Word(str):
     """A type keyword that still knows where it was written (for spans)."""
 
-    def __new__(cls, tok: Token):
+    def __new__(cls, tok):
         word = super().__new__(cls, tok.value)
         word.span = token_span(tok)
         return word

@@ -94,7 +94,7 @@ def _members(body: str, span: Span) -> list[CField]:
             continue
         base, declarators = _declaration(decl, span)
         for name, stars, array, bits in declarators:
-            members.append(CField(TypeName(base, stars, array), name, bits, span=span))
+            members.append(CField(TypeName(base, stars, array, span=span), name, bits, span=span))
     return members
 
 
@@ -138,4 +138,4 @@ def _typedef(text: str, clean: str, span: Span) -> CDefinition:
     tagged = re.match(r"^(struct|union|enum)\s+(\w+)", base)
     if tagged:
         base = f"{tagged.group(1)} {tagged.group(2)}"
-    return CDefinition("typedef", name, text, aliased=TypeName(base, stars, array), span=span)
+    return CDefinition("typedef", name, text, aliased=TypeName(base, stars, array, span=span), span=span)

@@ -4,6 +4,7 @@ import pytest
 
 from pytrace import ast
 from pytrace.parser import parse_text
+from tests.frontend.shapes import shape
 
 
 def expr_of(text: str) -> ast.Expr:
@@ -12,39 +13,6 @@ def expr_of(text: str) -> ast.Expr:
     stmt = program.probes[0].body.stmts[0]
     assert isinstance(stmt, ast.Assign)
     return stmt.value
-
-
-def shape(node) -> object:
-    """A compact, comparable rendering of an expression tree."""
-    if isinstance(node, ast.Integer):
-        return node.value
-    if isinstance(node, (ast.Variable, ast.Builtin, ast.Identifier)):
-        return node.name
-    if isinstance(node, ast.Map):
-        return (node.name, [shape(k) for k in node.keys]) if node.keys else node.name
-    if isinstance(node, ast.Binary):
-        return (node.op, shape(node.left), shape(node.right))
-    if isinstance(node, ast.Unary):
-        return (node.op, shape(node.operand))
-    if isinstance(node, ast.Ternary):
-        return ("?:", shape(node.cond), shape(node.then), shape(node.otherwise))
-    if isinstance(node, ast.Cast):
-        return ("cast", str(node.type), shape(node.expr))
-    if isinstance(node, ast.Call):
-        return ("call", node.name, [shape(a) for a in node.args])
-    if isinstance(node, ast.FieldAccess):
-        return ("->" if node.arrow else ".", shape(node.expr), node.field)
-    if isinstance(node, ast.TupleAccess):
-        return (".", shape(node.expr), node.index)
-    if isinstance(node, ast.Tuple):
-        return ("tuple", [shape(e) for e in node.elems])
-    if isinstance(node, ast.Index):
-        return ("[]", shape(node.expr), shape(node.index))
-    if isinstance(node, ast.IncDec):
-        return (node.op, "pre" if node.prefix else "post", shape(node.target))
-    if isinstance(node, ast.String):
-        return repr(node.value)
-    return type(node).__name__
 
 
 @pytest.mark.parametrize("text, expected", [
