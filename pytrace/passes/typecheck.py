@@ -141,7 +141,8 @@ class TypeChecker:
     def stmt_Unroll(self, s: ast.Unroll) -> None:
         count = self.const_int(s.count, "unroll count")
         if not 1 <= count <= 100:
-            raise error("unroll maximum value is 100", s.count)
+            raise error("unroll maximum value is 100" if count > 100 else
+                        "unroll minimum value is 1", s.count)
         self.state.info(s)["count"] = count
         self.block(s.body)
 
@@ -287,6 +288,11 @@ class TypeChecker:
         return StringType(len(e.value.encode("utf-8", "surrogateescape")) + 1)
 
     def expr_Builtin(self, e):
+        if e.name == "args" and getattr(self, "field_base", None) is not e:
+            # The ctx record as a whole value: its first bytes are off limits to
+            # tracepoint programs, and bpftrace 0.17 has no printer for it either.
+            raise error("args can only be used to access a field: args.NAME or args->NAME",
+                        e)
         var = get_variable(e.name, e.span)
         return var.type(self, e)
 
@@ -437,6 +443,7 @@ class TypeChecker:
         return joined
 
     def expr_FieldAccess(self, e):
+        self.field_base = e.expr
         t = self.expr(e.expr)
         if isinstance(t, UnknownType):
             return UNKNOWN

@@ -196,3 +196,34 @@ def test_signed_division_truncates_toward_zero_without_isa_v4():
                for n in ("@a", "@b", "@c", "@d", "@e", "@f", "@g")}
     assert got == {"@a": -3, "@b": -1, "@c": -3, "@d": 1, "@e": 0, "@f": -4,
                    "@g": os.getpid()}
+
+
+@pytest.mark.parametrize("prog", [
+    'BEGIN { @x = count(); @y = @x + 1; }',
+    'BEGIN { @x = avg(1); printf("%d\\n", @x); }',
+    'BEGIN { @x = 1; print(@x, 1, 2); delete(@x); }',
+    'BEGIN { @x[1] = 1; delete(@x, 1); }',
+    'BEGIN { @x = str(comm); @y = comm[0]; @z = (1, 2).0 + 1; }',
+    'BEGIN { @x = sizeof(int32); @y = sizeof(comm); @p = (struct foo *)1; }',
+    'BEGIN { @x = lhist(1, $1, 10, 1); unroll($1) { @u++; } return 1; }',
+    'tracepoint:syscalls:sys_enter_openat { @ = args->filename; @y = *args->filename;'
+    ' @z = args->filename[1]; }',
+    'tracepoint:sched:sched_switch { @ = args->prev_comm[2]; $s = args->prev_comm; @s[$s] = 1; }',
+    'interval:1s { @ = count(); } profile:5ms { @p = count(); }',
+    'BEGIN { $x = 1; $x = pid; $x = (uint8)1; @ = $x; $s = "a"; $s = "bcd"; @s = $s; }',
+    'BEGIN { @a = 1; @b = @a ? @a : 2; @c[@a] = @b; @d = $#; @e = $3; }',
+    'BEGIN { $t = (1, comm); @[$t.1] = $t.0; let $x; $x = 1; let $y = 5; @y = $y; }',
+    'BEGIN { @x = cgroup + rand + cpu + gid + uid + elapsed; } END { @e = elapsed; }',
+    'BEGIN { @ = (1, (2, "x")); print(@); @t = true; @f = false; }',
+    # Ten strings in one printf: built in the ring buffer, not on the 512-byte stack.
+    'tracepoint:syscalls:sys_enter_openat { printf("%s %s %s %s %s %s %s %s %s %s\\n",'
+    ' str(args->filename), str(args->filename), str(args->filename), str(args->filename),'
+    ' str(args->filename), str(args->filename), str(args->filename), str(args->filename),'
+    ' str(args->filename), comm); }',
+    'tracepoint:syscalls:sys_enter_getp* { @[probe, comm] = count(); }',
+    'tracepoint:sched:sched_process_exec { @[args->filename] = hist(args->pid);'
+    ' @l[comm] = lhist(args->old_pid, 0, 100000, 1000); @s = stats(args->pid); }',
+])
+def test_more_programs_pass_the_verifier(prog):
+    with loaded(prog, params=["3"]) as r:
+        assert r.loaded.programs and all(p.fd > 0 for p in r.loaded.programs)
