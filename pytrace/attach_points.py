@@ -34,6 +34,14 @@ PROVIDER_ALIASES = {
     "END": "END", "end": "END",
 }
 
+# The fewest colon-separated fields after each provider (`interval:1s` has one).
+MIN_ARGUMENTS = {
+    "kprobe": 1, "kretprobe": 1, "uprobe": 2, "uretprobe": 2, "tracepoint": 2,
+    "rawtracepoint": 1, "usdt": 2, "profile": 1, "interval": 1, "software": 1,
+    "hardware": 1, "fentry": 1, "fexit": 1, "watchpoint": 3, "asyncwatchpoint": 3,
+    "iter": 1,
+}
+
 # Providers whose function part may end in `+OFFSET`.
 OFFSET_PROVIDERS = {"kprobe", "kretprobe", "uprobe", "uretprobe"}
 
@@ -70,8 +78,12 @@ def parse_attach_point(raw: str, span: Span | None = None) -> AttachPoint:
         return AttachPoint(PROVIDER_ALIASES[raw], [], raw=raw, span=span)
     name, sep, rest = raw.partition(":")
     provider = PROVIDER_ALIASES.get(name)
-    if provider is None or not sep:
+    if provider is None:
         raise PytraceError(f"Invalid probe type: {name}", _prefix_span(span, len(name)))
+    if not sep and provider not in ("BEGIN", "END"):
+        needed = MIN_ARGUMENTS[provider]
+        plural = "" if needed == 1 else "s"
+        raise PytraceError(f"{name} probe type requires {needed} argument{plural}", span)
     if provider in ("BEGIN", "END"):
         raise PytraceError(f"{provider} probes take no arguments", span)
     parts = split_parts(rest)

@@ -129,6 +129,17 @@ def parse_text(text: str, name: str = "stdin") -> Program:
 def _syntax_error(tables: Tables, token: Token, states: list[int],
                   source: Source) -> PytraceError:
     span = _end_span(source) if token.type == "$END" else token_span(token)
+    accepted = tables.actions[states[-1]]
+    if token.value in ("struct", "union", "enum", "typedef") and "C_DEFINITION" in accepted:
+        shape = ("typedef TYPE NAME;" if token.value == "typedef"
+                 else f"{token.value} NAME {{ ... }};")
+        return PytraceError(f"syntax error, incomplete {token.value} definition, "
+                            f"expecting {shape}", span)
+    if token.type == "IDENT" and "ATTACH_POINT" in accepted:
+        # A probe without its colon part (`kprobe {`) or an unknown provider:
+        # the attach-point rules say what is wrong with it.
+        from pytrace.attach_points import parse_attach_point
+        parse_attach_point(token.value, span)
     names = sorted({_describe_terminal(tables, t) for t in _bison_expected(tables, states)})
     message = f"syntax error, unexpected {_describe_token(token)}"
     if 0 < len(names) <= MAX_EXPECTED:
