@@ -75,7 +75,7 @@ def parse_int(tok) -> int:
 def decode_escapes(body: str, tok) -> str:
     def replace(m: re.Match) -> str:
         code = m.group(1)
-        if code[0] == "x":
+        if code[0] == "x" and len(code) > 1:
             return chr(int(code[1:], 16))
         if code[0] in "01234567":
             return chr(int(code, 8) & 0xFF)

@@ -63,6 +63,7 @@ MALFORMED = [
     ("BEGIN { @x = 'ab'; }", "1:14-15", "invalid character literal"),
     ('BEGIN { printf("\\q"); }', "1:16-20", "invalid escape character '\\q'"),
     ("BEGIN { @x = 08; }", "1:14-16", "invalid octal integer '08'"),
+    ('BEGIN { printf("\\x{"); }', "1:16-21", "invalid escape character '\\x'"),
     # attach points
     ("foo:bar { }", "1:1-4", "Invalid probe type: foo"),
     ("BEGINx { }", "1:1-7", "Invalid probe type: BEGINx"),
