@@ -98,50 +98,35 @@ def _stmt(stmt: ast.Stmt, depth: int, lines: list[str]) -> None:
         lines.append(pad + type(stmt).__name__)
 
 
+# How each expression node is labelled, as bpftrace's dump names it.
+_LABELS = {
+    ast.Integer: lambda e: f"int: {e.value}",
+    ast.String: lambda e: "string: " + e.value.encode("unicode_escape").decode("ascii"),
+    ast.Boolean: lambda e: f"bool: {'true' if e.value else 'false'}",
+    ast.Builtin: lambda e: f"builtin: {e.name}",
+    ast.Identifier: lambda e: f"identifier: {e.name}",
+    ast.PositionalParam: lambda e: f"param: ${e.index}",
+    ast.PositionalCount: lambda e: "param: $#",
+    ast.Variable: lambda e: f"variable: {e.name}",
+    ast.Map: lambda e: f"map: {e.name}",
+    ast.Call: lambda e: f"call: {e.name}",
+    ast.Binary: lambda e: e.op,
+    ast.Unary: lambda e: "dereference" if e.op == "*" else e.op,
+    ast.IncDec: lambda e: e.op + (" (pre)" if e.prefix else " (post)"),
+    ast.Ternary: lambda e: "?:",
+    ast.FieldAccess: lambda e: "->" if e.arrow else ".",
+    ast.TupleAccess: lambda e: ".",
+    ast.Index: lambda e: "[]",
+    ast.Cast: lambda e: f"({e.type})",
+    ast.Tuple: lambda e: "tuple:",
+    ast.Sizeof: lambda e: "sizeof",
+    ast.Offsetof: lambda e: "offsetof",
+}
+
+
 def _label(expr: ast.Expr) -> str:
-    if isinstance(expr, ast.Integer):
-        return f"int: {expr.value}"
-    if isinstance(expr, ast.String):
-        return "string: " + expr.value.encode("unicode_escape").decode("ascii")
-    if isinstance(expr, ast.Boolean):
-        return f"bool: {'true' if expr.value else 'false'}"
-    if isinstance(expr, ast.Builtin):
-        return f"builtin: {expr.name}"
-    if isinstance(expr, ast.Identifier):
-        return f"identifier: {expr.name}"
-    if isinstance(expr, ast.PositionalParam):
-        return f"param: ${expr.index}"
-    if isinstance(expr, ast.PositionalCount):
-        return "param: $#"
-    if isinstance(expr, ast.Variable):
-        return f"variable: {expr.name}"
-    if isinstance(expr, ast.Map):
-        return f"map: {expr.name}"
-    if isinstance(expr, ast.Call):
-        return f"call: {expr.name}"
-    if isinstance(expr, ast.Binary):
-        return expr.op
-    if isinstance(expr, ast.Unary):
-        return {"*": "dereference", "&": "&"}.get(expr.op, expr.op)
-    if isinstance(expr, ast.IncDec):
-        return expr.op + (" (pre)" if expr.prefix else " (post)")
-    if isinstance(expr, ast.Ternary):
-        return "?:"
-    if isinstance(expr, ast.FieldAccess):
-        return "->" if expr.arrow else "."
-    if isinstance(expr, ast.TupleAccess):
-        return "."
-    if isinstance(expr, ast.Index):
-        return "[]"
-    if isinstance(expr, ast.Cast):
-        return f"({expr.type})"
-    if isinstance(expr, ast.Tuple):
-        return "tuple:"
-    if isinstance(expr, ast.Sizeof):
-        return "sizeof"
-    if isinstance(expr, ast.Offsetof):
-        return "offsetof"
-    return type(expr).__name__
+    label = _LABELS.get(type(expr))
+    return label(expr) if label else type(expr).__name__
 
 
 def _expr(expr: ast.Expr, depth: int, lines: list[str]) -> None:
