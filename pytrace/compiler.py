@@ -56,10 +56,14 @@ def compile_program(program: ast.Program, target, *, params: list[str] | None = 
         if unit.provider.prog_type == "begin" and "elapsed" in state.uses:
             _store_start_time(fn)
         fn.generate()
+        # Providers whose program type depends on the point (tp_btf or raw
+        # tracepoint, fentry's attach_btf_id) say so through program_attrs.
+        attrs = getattr(unit.provider, "program_attrs", None)
+        extra = attrs(unit.specs, state.target) if attrs else {}
         programs.append(ProgramSpec(function=unit.function, section=unit.section,
-                                    prog_type=unit.provider.prog_type,
+                                    prog_type=extra.pop("prog_type", unit.provider.prog_type),
                                     attach=list(unit.specs), probe_index=unit.probe_index,
-                                    span=unit.probe.span))
+                                    span=unit.probe.span, **extra))
     ir_text = str(mb.module)
     try:
         module = optimise(ir_text)

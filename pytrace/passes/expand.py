@@ -23,15 +23,19 @@ def expand_probes(state: CompileState) -> None:
                 groups.append((provider, specs))
         per_point = _uses_builtin(probe, {"probe", "args"})
         uses_args = _uses_builtin(probe, {"args"})
-        for provider, specs in groups:
-            names = list(dict.fromkeys(s.name for s in specs))
-            if per_point and len(names) > 1:
-                # `probe` and `args` differ per attach point: one program each.
-                for name in names:
-                    _add_unit(state, probe, index, provider, [s for s in specs if s.name == name],
-                              uses_args)
-            else:
-                _add_unit(state, probe, index, provider, specs, uses_args)
+        for provider, all_specs in groups:
+            # A provider may need separate programs for some points (fentry: one
+            # attach_btf_id each; usdt: sites whose arguments live in different places).
+            split = getattr(provider, "split_units", None)
+            for specs in (split(all_specs, probe) if split else [all_specs]):
+                names = list(dict.fromkeys(s.name for s in specs))
+                if per_point and len(names) > 1:
+                    # `probe` and `args` differ per attach point: one program each.
+                    for name in names:
+                        _add_unit(state, probe, index, provider,
+                                  [s for s in specs if s.name == name], uses_args)
+                else:
+                    _add_unit(state, probe, index, provider, specs, uses_args)
 
 
 def _add_unit(state: CompileState, probe, index, provider, specs, uses_args) -> None:

@@ -1,0 +1,100 @@
+"""uprobe/uretprobe:BINARY:FUNCTION[+OFFSET] (or :ADDRESS): user functions, by path or library name.
+
+BINARY is a path or a library/program name (`libc`, `bash`) resolved as the
+dynamic loader would; FUNCTION may be a wildcard over the ELF symbol table,
+and every match attaches the SAME program (one compile, many attachments).
+Each AttachSpec carries the uprobe's file offset, which is what the kernel
+wants. `-p PID` (or `-c`'s child) restricts the probes to that process: the
+pid goes to perf_event_open at attach time.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pytrace.diagnostics import PytraceError
+from pytrace.kernel import wildcard
+from pytrace.kernel.elf_symbols import ElfSymbols, SymbolError, resolve_binary
+from pytrace.resources import AttachSpec
+
+_ADDRESS = re.compile(r"^(0[xX][0-9a-fA-F]+|\d+)$")
+
+
+def attach_pid(options: dict) -> int:
+    """The process a user probe is restricted to: -p, else -c's child, else all (-1)."""
+    pid = (options or {}).get("pid")
+    if pid is None or pid <= 0:
+        pid = (options or {}).get("cpid") or -1
+    return pid
+
+
+def binary_path(ap, target, name: str) -> str:
+    try:
+        return resolve_binary(target, name)
+    except SymbolError as e:
+        raise PytraceError(f"{ap.raw or name}: {e}", ap.span) from None
+
+
+def load_symbols(ap, target, path: str) -> ElfSymbols:
+    try:
+        return ElfSymbols.load(target, path)
+    except (SymbolError, PermissionError, IsADirectoryError) as e:
+        raise PytraceError(f"{ap.raw or path}: {e}", ap.span) from None
+
+
+class UprobeProvider:
+    ctx_kind = "pt_regs"
+    user = True
+    prog_type = "uprobe"
+
+    def __init__(self, name: str, aliases: tuple[str, ...], retprobe: bool):
+        self.name, self.aliases, self.is_return = name, aliases, retprobe
+
+    def expand(self, ap, target) -> list[AttachSpec]:
+        if len(ap.parts) != 2:
+            raise PytraceError(f"{self.name} probe must be {self.name}:BINARY:FUNCTION",
+                               ap.span)
+        binary, func = ap.parts
+        if wildcard.has_wildcard(binary):
+            raise PytraceError(f"{ap.raw}: wildcards in the binary path are not supported",
+                               ap.span)
+        path = binary_path(ap, target, binary)
+        elf = load_symbols(ap, target, path)
+        offset = ap.offset or 0
+        if self.is_return and offset:
+            raise PytraceError(f"{ap.raw}: a {self.name} can not have an offset", ap.span)
+        if _ADDRESS.match(func):
+            # An absolute address in the binary (a virtual address, as nm shows it).
+            addr = int(func, 0)
+            try:
+                file_offset = elf.file_offset(addr + offset)
+            except SymbolError as e:
+                raise PytraceError(f"{ap.raw}: {e}", ap.span) from None
+            return [AttachSpec(self.name, f"{self.name}:{path}:{func}", path, func, file_offset)]
+        if wildcard.has_wildcard(func):
+            if offset:
+                raise PytraceError(f"{ap.raw}: an offset needs one function, not a wildcard",
+                                   ap.span)
+            matches = elf.functions(func)
+            if not matches:
+                raise PytraceError(f"{ap.raw}: no function in {path} matches {func}", ap.span)
+            return [AttachSpec(self.name, f"{self.name}:{path}:{s.name}", path, s.name,
+                               elf.file_offset(s.address)) for s in matches]
+        try:
+            file_offset = elf.uprobe_offset(func, offset)
+        except SymbolError as e:
+            raise PytraceError(f"{ap.raw}: {e}", ap.span) from None
+        suffix = f"+{offset}" if offset else ""
+        return [AttachSpec(self.name, f"{self.name}:{path}:{func}{suffix}", path, func,
+                           file_offset)]
+
+    def args_type(self, spec, target):
+        return None  # typed uprobe args need DWARF, which pytrace does not read
+
+    def attach(self, target, prog_fd, spec, options):
+        return target.attach_uprobe(prog_fd, spec.target, spec.offset,
+                                    retprobe=self.is_return, pid=attach_pid(options))
+
+
+PROVIDERS = [UprobeProvider("uprobe", ("u",), False),
+             UprobeProvider("uretprobe", ("ur",), True)]
