@@ -23,22 +23,24 @@ import pytrace.grammar
 # tries them only where the grammar accepts them. Order is priority order.
 CONTEXTUAL_TERMINALS = ("PRED_END", "SHEBANG", "INCLUDE", "C_DEFINITION", "ATTACH_POINT")
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 # Plain classes, not dataclasses: each @dataclass costs ~0.5 ms at import,
 # and this module is on every start-up path.
 class Rule:
-    __slots__ = ("origin", "size", "callback", "expand1")
+    __slots__ = ("origin", "size", "callback", "expand1", "has_helpers")
 
-    def __init__(self, origin: str, size: int, callback: str | None, expand1: bool):
+    def __init__(self, origin: str, size: int, callback: str | None, expand1: bool,
+                 has_helpers: bool):
         self.origin = origin  # the rule's name; `_names` are spliced into the parent
         self.size = size  # symbols on the right-hand side
         self.callback = callback  # AstBuilder method; None: pass the one child through
         self.expand1 = expand1  # a `?rule`: with one child, that child is the result
+        self.has_helpers = has_helpers  # some child is a `_helper` rule to splice in
 
     def __iter__(self):
-        return iter((self.origin, self.size, self.callback, self.expand1))
+        return iter((self.origin, self.size, self.callback, self.expand1, self.has_helpers))
 
 
 class Tables:
@@ -109,7 +111,9 @@ def build_tables(grammar: str) -> Tables:
         callback = rule.alias or (None if origin.startswith("_") else origin)
         rule_list.append(Rule(str(origin), len(rule.expansion),
                               str(callback) if callback else None,
-                              bool(rule.options.expand1) and not rule.alias))
+                              bool(rule.options.expand1) and not rule.alias,
+                              any(sym.name.startswith("_") and not sym.is_term
+                                  for sym in rule.expansion)))
     terminal_names = {t.name for t in lark.terminals} | {"$END"}
     actions: list[dict[str, int]] = []
     gotos: list[dict[str, int]] = []

@@ -42,11 +42,12 @@ class _Parser:
         self.tables = tables
         self.lexer = Lexer(tables)
         self.builder = AstBuilder()
-        # Each rule's reduction, resolved once: (origin, size, callback, expand1, splice).
+        # Each rule's reduction, resolved once:
+        # (origin, size, callback, expand1, is a helper, has helper children).
         self.reductions = [
             (r.origin, r.size,
              getattr(self.builder, r.callback, None) if r.callback else None,
-             r.expand1, r.origin.startswith("_"))
+             r.expand1, r.origin.startswith("_"), r.has_helpers)
             for r in tables.rules]
 
     def parse(self, source: Source) -> Program:
@@ -68,14 +69,19 @@ class _Parser:
                         states.append(action)
                         values.append(token)
                         break
-                    origin, size, callback, expand1, splice = reductions[~action]
+                    origin, size, callback, expand1, splice, helpers = reductions[~action]
+                    if size == 1 and expand1 and not helpers:
+                        # A `?rule` passing its one child up (expr -> ternary ->
+                        # ... -> primary): most reductions, so kept cheap.
+                        states[-1] = gotos[states[-2]][origin]
+                        continue
                     if size:
                         children = values[-size:]
                         del values[-size:]
                         del states[-size:]
                     else:
                         children = []
-                    if any(type(c) is _Splice for c in children):
+                    if helpers:
                         children = _spliced(children)
                     if splice:
                         value = _Splice(children)

@@ -43,7 +43,7 @@ def test_syntax_error_exit_status_and_message(tmp_path, capsys):
 
 def test_fresh_process_parses_without_loading_llvm_or_elf():
     code = ("import sys; from pytrace.cli import main; rc = main(['-d', 'ast', '-e', 'BEGIN { }']);"
-            "bad = [m for m in ('llvmlite', 'elftools', 'lark') if m in sys.modules];"
+            "bad = [m for m in ('llvmlite', 'elftools') if m in sys.modules];"
             "print(bad); sys.exit(rc)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
