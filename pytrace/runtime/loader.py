@@ -11,6 +11,7 @@ that say why.
 
 from __future__ import annotations
 
+import errno
 import io
 import re
 import struct
@@ -191,6 +192,11 @@ def load_program(target, spec: ProgramSpec, insns: bytes,
         fd, _ = target.prog_load(prog_type, insns, "GPL", **kwargs)
         return fd
     except ProgLoadError as first:
+        if getattr(first, "errno", 0) == errno.EPERM:
+            # Not the verifier: the kernel refused the program itself (policy, a
+            # program type it forbids); the kernel layer's message names why.
+            raise LoadError(f"Could not load the program for {program_title(spec, resources)}:"
+                            f" {first.message}", spec.span) from None
         log = _log_of(first)
         if not log.strip():
             # Loading without a log is faster; ask again for the reason.

@@ -1,0 +1,68 @@
+"""kprobe/kretprobe:[MODULE:]FUNCTION[+OFFSET]: dynamic probes on kernel functions.
+
+Wildcards expand over the function symbols of /proc/kallsyms (optionally of
+one module); every match attaches the same program. The program reads its
+arguments from `struct pt_regs` (pytrace.builtins.probe_args). A kernel built
+without CONFIG_KPROBES still loads and verifies kprobe programs; attaching
+then fails with the kernel layer's "this kernel has no kprobes" error.
+"""
+
+from __future__ import annotations
+
+from pytrace.diagnostics import PytraceError
+from pytrace.kernel import wildcard
+from pytrace.kernel.kallsyms import Kallsyms
+from pytrace.resources import AttachSpec
+
+
+class KprobeProvider:
+    ctx_kind = "pt_regs"
+    user = False
+    prog_type = "kprobe"
+
+    def __init__(self, name: str, aliases: tuple[str, ...], retprobe: bool):
+        self.name, self.aliases, self.is_return = name, aliases, retprobe
+
+    def expand(self, ap, target) -> list[AttachSpec]:
+        if len(ap.parts) == 2:
+            module, func = ap.parts
+        elif len(ap.parts) == 1:
+            module, func = None, ap.parts[0]
+        else:
+            raise PytraceError(f"{self.name} probe must be {self.name}:[MODULE:]FUNCTION",
+                               ap.span)
+        offset = ap.offset or 0
+        if self.is_return and offset:
+            raise PytraceError(f"{ap.raw}: a {self.name} can not have an offset", ap.span)
+        prefix = f"{self.name}:{module}:" if module else f"{self.name}:"
+        if not wildcard.has_wildcard(func) and not (module and wildcard.has_wildcard(module)):
+            suffix = f"+{offset}" if offset else ""
+            return [AttachSpec(self.name, f"{prefix}{func}{suffix}", module or "", func, offset)]
+        if offset:
+            raise PytraceError(f"{ap.raw}: an offset needs one function, not a wildcard",
+                               ap.span)
+        try:
+            kallsyms = Kallsyms.load(target)
+        except (FileNotFoundError, PermissionError) as e:
+            raise PytraceError(f"{ap.raw}: cannot read kernel symbols: {e}", ap.span) from None
+        module_rx = wildcard.compile_wildcard(module).fullmatch if module else None
+        matches = [s for s in kallsyms.functions(func)
+                   if module_rx is None or module_rx(s.module)]
+        # Compiler-made clones (foo.cold, foo.isra.0) are not probe targets.
+        matches = [s for s in matches if "." not in s.name]
+        if not matches:
+            raise PytraceError(f"No kernel functions matched {ap.raw}", ap.span)
+        return [AttachSpec(self.name,
+                           f"{self.name}:{s.module}:{s.name}" if module else
+                           f"{self.name}:{s.name}", s.module, s.name)
+                for s in matches]
+
+    def args_type(self, spec, target):
+        return None
+
+    def attach(self, target, prog_fd, spec, options):
+        return target.attach_kprobe(prog_fd, spec.func, spec.offset, retprobe=self.is_return)
+
+
+PROVIDERS = [KprobeProvider("kprobe", ("k",), False),
+             KprobeProvider("kretprobe", ("kr",), True)]
