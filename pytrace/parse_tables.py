@@ -87,7 +87,9 @@ def load_tables() -> Tables:
     if path is not None:
         try:
             with open(path, "rb") as f:
-                return Tables(*marshal.load(f))
+                # loads(read()), not load(f): load() reads a file in small
+                # pieces and takes ten times as long.
+                return Tables(*marshal.loads(f.read()))
         except (OSError, EOFError, ValueError, TypeError):
             pass  # missing or damaged: build it again
     tables = build_tables(grammar)
