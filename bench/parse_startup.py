@@ -47,6 +47,34 @@ def fresh_process_figures(runs: int, env: dict) -> dict[str, list[float]]:
     return samples
 
 
+BREAKDOWN = f"""
+import time
+t0 = time.perf_counter()
+import dataclasses
+t1 = time.perf_counter()
+import pytrace.ast
+t2 = time.perf_counter()
+import pytrace.parser
+t3 = time.perf_counter()
+pytrace.parser.parse_text({ONE_LINER!r})
+t4 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2, t4 - t3)
+"""
+BREAKDOWN_NAMES = ("import dataclasses (stdlib, pulls inspect)", "import pytrace.ast",
+                   "import pytrace.parser (+lexer, tables)", "first parse (load tables, lex, parse)")
+
+
+def breakdown_figures(runs: int, env: dict) -> list[list[float]]:
+    """Where a fresh one-liner's time goes, timed inside the process (less noisy)."""
+    rows: list[list[float]] = [[] for _ in BREAKDOWN_NAMES]
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", BREAKDOWN], check=True, env=env,
+                             capture_output=True, text=True).stdout
+        for row, value in zip(rows, out.split()):
+            row.append(float(value) * 1000)
+    return rows
+
+
 def in_process_figures() -> dict[str, float]:
     from pytrace.parser import parse_text
 
@@ -86,6 +114,11 @@ def main() -> None:
     for name, xs in samples.items():
         med = statistics.median(xs)
         print(f"{name:40} {med:7.1f}ms {min(xs):7.1f}ms {med - bare:+7.1f}ms")
+
+    print("\none-liner, fresh process, timed inside it:")
+    print(f"{'':40} {'median':>8} {'min':>8}")
+    for name, xs in zip(BREAKDOWN_NAMES, breakdown_figures(opts.runs, env)):
+        print(f"{name:40} {statistics.median(xs):7.1f}ms {min(xs):7.1f}ms")
 
     with tempfile.TemporaryDirectory() as cache:
         cold_env = dict(env, XDG_CACHE_HOME=cache)
