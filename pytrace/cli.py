@@ -64,9 +64,10 @@ def read_program(opts) -> tuple[Source, list[str]]:
 
 def run_cli(argv: list[str]) -> int:
     opts = build_arg_parser().parse_args(argv)
-    if opts.list is not None and opts.program is None and not opts.args:
-        from pytrace.listing import list_probes
-        return list_probes(opts)
+    if opts.list is not None and opts.program is None:
+        from pytrace.listing import list_probes, take_list_search
+        if take_list_search(opts):  # `-lv SEARCH`, `-l -v SEARCH`
+            return list_probes(opts)
     source, params = read_program(opts)
     try:
         if opts.debug and opts.debug == ["ast"]:

@@ -1,0 +1,94 @@
+"""The `-v` part of a listing: what a probe gives a program, four spaces in.
+
+Tracepoints show their format fields as tracefs declares them (the common_
+header left out, as bpftrace does); kfunc/fentry show the BTF prototype's
+parameters and `retval`; rawtracepoints the BTF arguments of
+`btf_trace_EVENT` (without the private `__data` pointer). Other probe types
+have nothing to show (uprobe parameters would need DWARF: not read yet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pytrace.diagnostics import PytraceError
+from pytrace.kernel import btf as btf_mod
+from pytrace.kernel import tracefs
+from pytrace.listing.c_struct import format_type_definition
+
+INDENT = "    "
+
+
+def probe_details(facts, source: str, name: str) -> Iterator[str]:
+    """Detail lines for one listed probe (`name` is the full `provider:...`)."""
+    rest = name.partition(":")[2]
+    if source == "tracepoint":
+        yield from _tracepoint_fields(facts, *rest.split(":", 1))
+    elif source == "kfunc":
+        yield from _function_args(facts, rest)
+    elif source == "rawtracepoint":
+        yield from _rawtracepoint_args(facts, rest)
+
+
+def _tracepoint_fields(facts, category: str, event: str) -> Iterator[str]:
+    try:
+        fmt = tracefs.read_format(facts.target, category, event)
+    except (FileNotFoundError, PermissionError, tracefs.TracefsError):
+        return
+    for field in fmt.args:
+        yield INDENT + " ".join(field.decl.split())
+
+
+def _arg_line(b, type_id: int, name: str) -> str:
+    # bpftrace's spelling: the type, a space, the name (`struct file * file`).
+    return f"{INDENT}{b.type_name(type_id)} {name}"
+
+
+def _function_args(facts, func: str) -> Iterator[str]:
+    b = facts.btf
+    if b is None:
+        return
+    sig = b.func_signature(func.rpartition(":")[2])
+    if sig is None:
+        return
+    for p in sig.params:
+        yield _arg_line(b, p.type_id, p.name)
+    if sig.ret_type_id != 0:  # void functions have no retval
+        yield _arg_line(b, sig.ret_type_id, "retval")
+
+
+def _rawtracepoint_args(facts, event: str) -> Iterator[str]:
+    b = facts.btf
+    if b is None:
+        return
+    try:
+        sig = b.tracepoint_signature(event)
+    except btf_mod.BTFError:
+        return
+    if sig is None:
+        return
+    params = sig.params
+    if params and params[0].name in ("__data", ""):
+        params = params[1:]  # the tracepoint's private data, not an argument
+    for i, p in enumerate(params):
+        yield _arg_line(b, p.type_id, p.name or f"arg{i}")
+
+
+def struct_lines(facts, query: str) -> Iterator[str]:
+    """`struct task_struct` (or `union ...`, `enum ...`) as C, from BTF."""
+    b = facts.btf
+    if b is None:
+        raise PytraceError("cannot print types: the kernel has no BTF "
+                           f"({btf_mod.VMLINUX_PATH} is missing)")
+    keyword, _, name = query.partition(" ")
+    name = name.strip()
+    kinds = {"struct": (btf_mod.STRUCT,), "union": (btf_mod.UNION,),
+             "enum": (btf_mod.ENUM, btf_mod.ENUM64)}[keyword]
+    found = None
+    for kind in kinds:
+        found = b.find(name, kind)
+        if found is not None:
+            break
+    if found is None:
+        return  # bpftrace prints nothing for an unknown type
+    yield from format_type_definition(b, found.id).split("\n")

@@ -1,0 +1,157 @@
+"""Names of the kernel's probes, one source per provider, for `-l`.
+
+Each source returns the part after `provider:`, sorted (bpftrace prints a
+sorted set), and reads only what it needs: tracefs's one-file event list
+(not each event's format), /proc/kallsyms scanned as raw bytes, BTF record
+headers without decoding records. `KernelFacts` reads each of these once per
+listing, so `pytrace -l` with no search reads each file exactly once.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pytrace.kernel import btf as btf_mod
+from pytrace.kernel import tracefs
+from pytrace.kernel.kallsyms import KALLSYMS_PATH
+
+# bpftrace's perf event names, with the short spellings it accepts.
+SOFTWARE_EVENTS = ("alignment-faults", "bpf-output", "context-switches", "cpu-clock",
+                   "cpu-migrations", "dummy", "emulation-faults", "major-faults",
+                   "minor-faults", "page-faults", "task-clock")
+SOFTWARE_ALIASES = {"cpu": "cpu-clock", "cs": "context-switches", "faults": "page-faults"}
+HARDWARE_EVENTS = ("backend-stalls", "branch-instructions", "branch-misses", "bus-cycles",
+                   "cache-misses", "cache-references", "cpu-cycles", "frontend-stalls",
+                   "instructions", "ref-cycles")
+HARDWARE_ALIASES = {"branches": "branch-instructions", "cycles": "cpu-cycles"}
+
+# The iterators bpftrace 0.17 can run, each present when BTF has bpf_iter_NAME.
+ITERATORS = ("task", "task_file")
+
+# kallsyms text symbols (t/T, weak w/W); the type letter sits between spaces,
+# which no name contains, so an unanchored scan is safe and fast. Skipped as
+# no probe sites: the padding/CFI stubs before each function (__pfx_, __cfi_),
+# static-call trampolines (__SCT__) and assembler-local labels (.E_copy).
+_TEXT_SYMBOL = re.compile(rb" [tTwW] (?!__pfx_|__cfi_|__SCT__|\.)([^\s]+)")
+
+
+class KernelFacts:
+    """What one listing learns from the kernel, each read at most once."""
+
+    def __init__(self, target):
+        self.target = target
+        self._btf = None
+        self._btf_missing = False
+
+    @property
+    def btf(self):
+        """vmlinux BTF, or None when the kernel has none."""
+        if self._btf is None and not self._btf_missing:
+            try:
+                self._btf = btf_mod.load_vmlinux(self.target)
+            except (FileNotFoundError, PermissionError, btf_mod.BTFError):
+                self._btf_missing = True
+        return self._btf
+
+
+def tracepoint_names(facts: KernelFacts) -> list[str]:
+    """`CATEGORY:EVENT` of every tracepoint."""
+    try:
+        pairs = tracefs.list_tracepoints(facts.target)
+    except (tracefs.TracefsError, PermissionError):
+        return []
+    # Sort the joined names: `i2c-x:` sorts before `i2c:` as bytes, unlike the pairs.
+    return sorted(f"{c}:{e}" for c, e in pairs)
+
+
+def rawtracepoint_names(facts: KernelFacts) -> list[str]:
+    """Tracepoints the kernel declares a BTF prototype for (`btf_trace_EVENT`),
+    i.e. those rawtracepoint/tp_btf programs can attach to with typed args.
+    Without BTF every tracefs event name is the best guess."""
+    b = facts.btf
+    if b is None:
+        return sorted({name.partition(":")[2] for name in tracepoint_names(facts)})
+    # Not the tracefs list: syscalls:sys_enter_* are no raw tracepoints, and
+    # bare ones such as sched_update_nr_running_tp have no tracefs event.
+    return sorted(set(btf_names_with_prefix(b, "btf_trace_")))
+
+
+def kprobe_names(facts: KernelFacts) -> list[str]:
+    """Kernel text symbols from /proc/kallsyms, each name once.
+
+    bpftrace reads available_filter_functions (not readable on every kernel,
+    and absent without ftrace); kallsyms lists every text symbol, a superset
+    that also holds functions kprobes can reach but ftrace cannot.
+    """
+    try:
+        raw = facts.target.read_file(KALLSYMS_PATH)
+    except (FileNotFoundError, PermissionError):
+        return []
+    names = sorted(set(_TEXT_SYMBOL.findall(raw)))
+    # `.cold` parts are split out of a function and have no ftrace entry.
+    return [n.decode() for n in names if b".cold" not in n]
+
+
+def kfunc_names(facts: KernelFacts) -> list[str]:
+    """Functions with a BTF prototype: what fentry/fexit (kfunc) attach to.
+    pahole emits FUNC records only for functions ftrace can patch, so this is
+    the attachable set."""
+    b = facts.btf
+    if b is None:
+        return []
+    return [n.decode() for n in sorted(set(btf_names_of_kind(b, btf_mod.FUNC)))]
+
+
+def iter_names(facts: KernelFacts) -> list[str]:
+    b = facts.btf
+    if b is None:
+        return []
+    return [name for name in ITERATORS if b.find("bpf_iter_" + name, btf_mod.FUNC)]
+
+
+def software_names(facts: KernelFacts) -> list[str]:
+    return [f"{name}:" for name in SOFTWARE_EVENTS]
+
+
+def hardware_names(facts: KernelFacts) -> list[str]:
+    return [f"{name}:" for name in HARDWARE_EVENTS]
+
+
+KERNEL_SOURCES = {
+    "tracepoint": tracepoint_names,
+    "rawtracepoint": rawtracepoint_names,
+    "kprobe": kprobe_names,
+    "kfunc": kfunc_names,
+    "iter": iter_names,
+    "software": software_names,
+    "hardware": hardware_names,
+}
+EVENT_ALIASES = {"software": SOFTWARE_ALIASES, "hardware": HARDWARE_ALIASES}
+
+
+# ---- BTF scans ------------------------------------------------------------------------
+# These walk the record headers directly: decoding 130k records to read a
+# kind would take a second. They belong in pytrace.kernel.btf as public
+# methods (names_of_kind); they live here until that module can take them.
+
+def btf_names_of_kind(b, kind: int) -> list[bytes]:
+    """Names (raw bytes) of every named record of one kind in a BTF blob (not its base)."""
+    words = b._words
+    offsets = [words[s] for s in b._starts if (words[s + 1] >> 24) & 0x1F == kind]
+    blob, find, str_start, str_base = b._blob, b._blob.find, b._str_start, b._str_base
+    out = []
+    for off in offsets:
+        if off >= str_base:
+            start = str_start + off - str_base
+            out.append(blob[start:find(b"\0", start)])
+        elif off:  # a split blob naming a string of its base
+            out.append(b.string(off).encode())
+    return out
+
+
+def btf_names_with_prefix(b, prefix: str) -> list[str]:
+    """The rest of every BTF string starting with `prefix` (e.g. `btf_trace_`).
+    Such prefixes name only types, so the string table alone answers."""
+    blob, start, end = b._blob, b._str_start, b._str_end
+    rx = re.compile(rb"\0" + re.escape(prefix.encode()) + rb"([^\0]+)")
+    return [m.decode() for m in rx.findall(blob, start, end)]
