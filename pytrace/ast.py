@@ -6,37 +6,68 @@ free-form `notes`), and codegen reads them. Nothing here knows about BPF.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import dataclasses
+from dataclasses import field, fields
 from typing import Any, Iterator
 
 from pytrace.diagnostics import Span
 
+# Nodes are dataclasses, but only __init__ is generated per class: __eq__ and
+# __repr__ come once from Node. Generating all three for ~40 classes cost
+# ~18 ms of every start-up, more than the parse itself.
+dataclass = dataclasses.dataclass(eq=False, repr=False)
+
 
 @dataclass
 class Node:
+    """Base of every AST node: a source span."""
+
     span: Span | None = field(default=None, kw_only=True, compare=False, repr=False)
+
+    def _compared(self) -> tuple:
+        return tuple(getattr(self, f.name) for f in fields(self) if f.compare)
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    __hash__ = None  # mutable, like a dataclass with eq
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}"
+                          for f in fields(self) if f.repr)
+        return f"{type(self).__name__}({shown})"
 
 
 # ---- expressions -------------------------------------------------------------
 
 @dataclass
 class Expr(Node):
+    """An expression; `ty` is its pytrace.types.Type once typed."""
+
     # Filled in by the type pass (a pytrace.types.Type); None until then.
     ty: Any = field(default=None, kw_only=True, compare=False, repr=False)
 
 
 @dataclass
 class Integer(Expr):
+    """An integer literal (character literals too)."""
+
     value: int
 
 
 @dataclass
 class String(Expr):
+    """A string literal."""
+
     value: str  # escapes already decoded
 
 
 @dataclass
 class Boolean(Expr):
+    """`true` or `false`."""
+
     value: bool
 
 
@@ -56,6 +87,8 @@ class Identifier(Expr):
 
 @dataclass
 class PositionalParam(Expr):
+    """`$1`, `$2`, ..."""
+
     index: int  # $1 is 1
 
 
@@ -66,23 +99,31 @@ class PositionalCount(Expr):
 
 @dataclass
 class Variable(Expr):
+    """A scratch variable `$name`."""
+
     name: str  # including the `$`, e.g. "$x"
 
 
 @dataclass
 class Map(Expr):
+    """A map access `@name[keys]`."""
+
     name: str  # "@" or "@name"
     keys: list[Expr] = field(default_factory=list)
 
 
 @dataclass
 class Call(Expr):
+    """A function call `name(args)`."""
+
     name: str
     args: list[Expr] = field(default_factory=list)
 
 
 @dataclass
 class Binary(Expr):
+    """A binary operation."""
+
     op: str  # + - * / % & | ^ << >> == != < <= > >= && ||
     left: Expr
     right: Expr
@@ -90,12 +131,16 @@ class Binary(Expr):
 
 @dataclass
 class Unary(Expr):
+    """A prefix operator."""
+
     op: str  # - ~ ! * &
     operand: Expr
 
 
 @dataclass
 class IncDec(Expr):
+    """`++`/`--` before or after a variable or map."""
+
     op: str  # "++" or "--"
     target: Expr  # Variable or Map
     prefix: bool
@@ -103,6 +148,8 @@ class IncDec(Expr):
 
 @dataclass
 class Ternary(Expr):
+    """`cond ? then : otherwise`."""
+
     cond: Expr
     then: Expr
     otherwise: Expr
@@ -110,6 +157,8 @@ class Ternary(Expr):
 
 @dataclass
 class FieldAccess(Expr):
+    """`expr.field` or `expr->field`."""
+
     expr: Expr
     field: str
     arrow: bool = False  # `->` rather than `.`
@@ -117,12 +166,16 @@ class FieldAccess(Expr):
 
 @dataclass
 class TupleAccess(Expr):
+    """`expr.N` on a tuple."""
+
     expr: Expr
     index: int
 
 
 @dataclass
 class Index(Expr):
+    """`expr[index]` on an array or pointer."""
+
     expr: Expr
     index: Expr
 
@@ -142,22 +195,30 @@ class TypeName(Node):
 
 @dataclass
 class Cast(Expr):
+    """`(type)expr`."""
+
     type: TypeName
     expr: Expr
 
 
 @dataclass
 class Tuple(Expr):
+    """`(a, b, ...)`."""
+
     elems: list[Expr]
 
 
 @dataclass
 class Sizeof(Expr):
+    """`sizeof(type)` or `sizeof(expr)`."""
+
     target: TypeName | Expr
 
 
 @dataclass
 class Offsetof(Expr):
+    """`offsetof(type, field)`."""
+
     type: TypeName | Expr
     field: str
 
@@ -166,16 +227,22 @@ class Offsetof(Expr):
 
 @dataclass
 class Stmt(Node):
+    """A statement."""
+
     pass
 
 
 @dataclass
 class Block(Node):
+    """`{ statements }`."""
+
     stmts: list[Stmt] = field(default_factory=list)
 
 
 @dataclass
 class ExprStmt(Stmt):
+    """An expression evaluated for its effect."""
+
     expr: Expr
 
 
@@ -199,6 +266,8 @@ class VarDecl(Stmt):
 
 @dataclass
 class If(Stmt):
+    """`if (cond) { ... } else ...`."""
+
     cond: Expr
     then: Block
     otherwise: Block | None = None  # `else if` is an If inside a one-statement Block
@@ -206,18 +275,24 @@ class If(Stmt):
 
 @dataclass
 class Unroll(Stmt):
+    """`unroll (N) { ... }`."""
+
     count: Expr
     body: Block
 
 
 @dataclass
 class While(Stmt):
+    """`while (cond) { ... }`."""
+
     cond: Expr
     body: Block
 
 
 @dataclass
 class For(Stmt):
+    """`for ($kv : @map) { ... }`."""
+
     var: Variable
     map: Map
     body: Block
@@ -225,6 +300,8 @@ class For(Stmt):
 
 @dataclass
 class Jump(Stmt):
+    """`break`, `continue` or `return`."""
+
     kind: str  # "break", "continue", "return"
     value: Expr | None = None
 
@@ -251,6 +328,8 @@ class AttachPoint(Node):
 
 @dataclass
 class Probe(Node):
+    """Attach points, an optional predicate and the action block."""
+
     attach_points: list[AttachPoint]
     predicate: Expr | None
     body: Block
@@ -258,11 +337,15 @@ class Probe(Node):
 
 @dataclass
 class Include(Node):
+    """An `#include` line."""
+
     path: str  # as written, with its <> or ""
 
 
 @dataclass
 class CField(Node):
+    """A member of a script-defined struct or union."""
+
     type: TypeName
     name: str
     bits: int | None = None  # bitfield width
@@ -282,11 +365,15 @@ class CDefinition(Node):
 
 @dataclass
 class Config(Node):
+    """The `config = { ... }` block."""
+
     settings: list[tuple[str, Expr]] = field(default_factory=list)
 
 
 @dataclass
 class Program(Node):
+    """A whole program."""
+
     probes: list[Probe] = field(default_factory=list)
     includes: list[Include] = field(default_factory=list)
     c_definitions: list[CDefinition] = field(default_factory=list)
