@@ -62,8 +62,31 @@ def read_program(opts) -> tuple[Source, list[str]]:
         raise PytraceError(f"Could not read program file {path}: {e.strerror}") from None
 
 
+def take_program_text(argv: list[str]) -> tuple[list[str], str | None]:
+    """Pull `-e TEXT` out before argparse, which mangles values like '-x' or '--'."""
+    rest, program, i = [], None, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if arg == "-e" and i + 1 < len(argv):
+            program = argv[i + 1]
+            i += 2
+            continue
+        if arg.startswith("-e") and not arg.startswith("--"):
+            program = arg[2:]
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, program
+
+
 def run_cli(argv: list[str]) -> int:
+    argv, program = take_program_text(argv)
     opts = build_arg_parser().parse_args(argv)
+    if program is not None:
+        opts.program = program
     if opts.list is not None and opts.program is None:
         from pytrace.listing import list_probes, take_list_search
         if take_list_search(opts):  # `-lv SEARCH`, `-l -v SEARCH`
