@@ -46,6 +46,8 @@ def iter_chunks(target, search: str | None = "*", verbose: bool = False,
         yield list(details.struct_lines(facts, parsed.struct))
         return
     whole = parsed.whole_matcher()
+    if any(q.source == "kprobe" for q in parsed.queries):
+        facts.prefetch_kallsyms()
     for query in sorted(parsed.queries, key=lambda q: q.provider):
         names = _names(facts, query, pid, whole)
         if not verbose:
