@@ -4,7 +4,8 @@ Tracepoints show their format fields as tracefs declares them (the common_
 header left out, as bpftrace does); kfunc/fentry show the BTF prototype's
 parameters and `retval`; rawtracepoints the BTF arguments of
 `btf_trace_EVENT` (without the private `__data` pointer). Other probe types
-have nothing to show (uprobe parameters would need DWARF: not read yet).
+show their DWARF parameters when the binary has debug information (a
+warning otherwise, as bpftrace). Other probe types have nothing to show.
 """
 
 from __future__ import annotations
@@ -28,6 +29,25 @@ def probe_details(facts, source: str, name: str) -> Iterator[str]:
         yield from _function_args(facts, rest)
     elif source == "rawtracepoint":
         yield from _rawtracepoint_args(facts, rest)
+    elif source == "uprobe":
+        path, _, func = rest.rpartition(":")
+        params = _dwarf_parameters(facts, path)
+        for param in (params or {}).get(func, []):
+            yield INDENT + param
+
+
+def _dwarf_parameters(facts, path: str) -> dict[str, list[str]] | None:
+    """Parameters of every function of one binary, parsed once per listing."""
+    cache = facts.per_listing.setdefault("dwarf", {})
+    if path not in cache:
+        from pytrace.listing.dwarf_args import function_parameters
+        try:
+            cache[path] = function_parameters(facts.target.read_file(path))
+        except OSError:
+            cache[path] = None
+        if cache[path] is None:
+            facts.warn(f'WARNING: No DWARF found for "{path}", cannot show parameter info')
+    return cache[path]
 
 
 def _tracepoint_fields(facts, category: str, event: str) -> Iterator[str]:

@@ -10,6 +10,7 @@ listing, so `pytrace -l` with no search reads each file exactly once.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 
 from pytrace.kernel import btf as btf_mod
@@ -45,6 +46,8 @@ class KernelFacts:
         self.target = target
         self._btf = None
         self._btf_missing = False
+        self.per_listing: dict = {}  # caches of other sources (DWARF per binary...)
+        self.warn = lambda message: print(message, file=sys.stderr)
         self._kallsyms: bytes | BaseException | None = None
         self._kallsyms_reader: threading.Thread | None = None
 

@@ -97,3 +97,21 @@ def test_pid_lists_every_mapped_object_of_the_process(capsys, binary):
     assert any(line.startswith(f"uprobe:{root}/") and "libc" in line and
                line.endswith(":malloc") for line in lines)
     assert f"usdt:{root}{binary}:myprov:plain" in usdts
+
+
+def test_lv_uprobe_shows_dwarf_parameters(capsys, binary):
+    rc, lines, _ = run(capsys, "-lv", f"uprobe:{binary}:add_numbers")
+    assert rc == 0
+    assert lines == [f"uprobe:{binary}:add_numbers", "    int a", "    long int b"]
+    _, lines, _ = run(capsys, "-lv", f"uprobe:{binary}:main")
+    assert lines[1:] == ["    int argc", "    char** argv"]
+
+
+def test_lv_uprobe_without_debug_info_warns_once(capsys, tmp_path):
+    stripped = build_c("int work(int x) { return x + 1; }\nint main(void) { return work(1); }\n",
+                       tmp_path, name="stripped", flags=("-O1", "-g0"))
+    rc, lines, err = run(capsys, "-lv", f"uprobe:{stripped}:*")
+    assert rc == 0
+    assert f"uprobe:{stripped}:work" in lines
+    assert not any(line.startswith("    ") for line in lines)
+    assert err == f'WARNING: No DWARF found for "{stripped}", cannot show parameter info\n'
