@@ -67,7 +67,7 @@ class Session:
     # ---- running --------------------------------------------------------------------
     def run(self) -> int:
         """Compile, load, trace until the end, print the maps; the exit code."""
-        from pytrace.output import make_sink
+        from pytrace.output.sink import make_sink
         from pytrace.runtime.child import ChildCommand, WatchedProcess
         from pytrace.runtime.loader import load
         from pytrace.runtime.loop import TraceOptions, run_trace

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import subprocess
+import shutil
 import time
 
 from pytrace.diagnostics import PytraceError
@@ -49,25 +49,26 @@ class ChildCommand(WatchedProcess):
         argv = shlex.split(command)
         if not argv:
             raise PytraceError("-c needs a command to run")
+        path = shutil.which(argv[0])
+        if path is None:
+            raise PytraceError(f"Failed to run command '{command}': "
+                               f"{argv[0]}: command not found")
         read_end, self._go = os.pipe()
-        go = self._go
-
-        def wait_for_release():
-            # Runs in the child between fork and exec.
-            os.close(go)
-            if not os.read(read_end, 1):
-                os._exit(127)  # the tracer gave up before attaching
-            os.close(read_end)
-
-        try:
-            self.proc = subprocess.Popen(argv, preexec_fn=wait_for_release,
-                                         pass_fds=(read_end,))
-        except OSError as e:
-            os.close(read_end)
-            os.close(self._go)
-            raise PytraceError(f"Failed to run command '{command}': {e.strerror}") from None
+        # A bare fork, not subprocess: Popen waits until the child has exec'ed,
+        # and this child must not exec before the probes are attached.
+        pid = os.fork()
+        if pid == 0:  # the child
+            try:
+                os.close(self._go)
+                if os.read(read_end, 1):
+                    os.close(read_end)
+                    os.execv(path, argv)
+            except BaseException:  # noqa: BLE001 - never return into the tracer
+                pass
+            os._exit(127)
         os.close(read_end)
-        super().__init__(self.proc.pid)
+        self.status: int | None = None
+        super().__init__(pid)
 
     def release(self) -> None:
         """Let the command exec (probes are attached by now)."""
@@ -76,17 +77,28 @@ class ChildCommand(WatchedProcess):
             os.close(self._go)
             self._go = -1
 
+    def _reap(self, block: bool) -> bool:
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
+            if pid == 0:
+                return False
+            self.status = status
+        return True
+
     def stop(self) -> None:
         """End the command if it still runs (trace ended first), then reap it."""
         if self._go >= 0:
             os.close(self._go)  # a held child exits on EOF
             self._go = -1
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + 1.0
-            while self.proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.01)
-            if self.proc.poll() is None:
-                self.proc.kill()
-        self.proc.wait()
+        try:
+            if not self._reap(False):
+                os.kill(self.pid, signal.SIGTERM)
+                deadline = time.monotonic() + 1.0
+                while not self._reap(False) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                if not self._reap(False):
+                    os.kill(self.pid, signal.SIGKILL)
+                    self._reap(True)
+        except ChildProcessError:
+            pass
         self.close()

@@ -89,15 +89,10 @@ class EventHandler:
         self.maps.zero(action.map_name)
 
     def on_join(self, action, payload):
+        """Payload: u64 count of strings read, then the strings."""
         delim = action.options.get("delim", " ")
-        parts = []
-        for value in self.args(action, payload):
-            items = value if isinstance(value, (list, tuple)) else [value]
-            for item in items:
-                if item == "":
-                    break  # join() stops at the first missing argument
-                parts.append(str(item))
-        self.sink.join(delim.join(parts))
+        count, *strings = self.args(action, payload)
+        self.sink.join(delim.join(strings[:count]))
 
     def on_cat(self, action, payload):
         from pytrace.output.printf import format_printf
