@@ -9,7 +9,9 @@ are resolved through a `Symbols` object so this module never touches a kernel.
 
 from __future__ import annotations
 
-from typing import Protocol
+import functools
+import struct
+from typing import Callable, Protocol
 
 from pytrace import types as T
 from pytrace.output import values as V
@@ -65,9 +67,53 @@ def decode_str(data: bytes) -> str:
     return data.decode("utf-8", errors="surrogateescape")
 
 
+_INT_FORMATS = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
+                (4, False): "I", (4, True): "i", (8, False): "Q", (8, True): "q"}
+
+
+def _int_format(ty: T.Type) -> str | None:
+    """The struct code of a plain integer type, None for anything else."""
+    if isinstance(ty, (T.IntType, T.PointerType)):
+        signed = isinstance(ty, T.IntType) and ty.signed
+        return _INT_FORMATS.get((ty.size, signed))
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def decoder(ty: T.Type, symbols: Symbols | None = None) -> Callable[[bytes], object]:
+    """A function bytes -> value for `ty`, built once per type.
+
+    Exit decodes every key and value of maps with up to millions of entries,
+    so integers and all-integer tuples go through one precompiled struct
+    unpack instead of a walk over the type per value.
+    """
+    code = _int_format(ty)
+    if code is not None:
+        unpack = struct.Struct("<" + code).unpack_from
+        return lambda data: unpack(data)[0]
+    if isinstance(ty, T.StringType):
+        n = ty.size
+        return lambda data: decode_str(data[:n])
+    if isinstance(ty, T.TupleType):
+        codes = [_int_format(t) for t in ty.elems]
+        if ty.elems and all(codes):
+            fmt, pos = "<", 0
+            for c, t, off in zip(codes, ty.elems, ty.offsets):
+                fmt += "x" * (off - pos) + c
+                pos = off + t.size
+            return struct.Struct(fmt).unpack_from
+        parts = [(off, off + t.size, decoder(t, symbols))
+                 for t, off in zip(ty.elems, ty.offsets)]
+        return lambda data: tuple(dec(data[a:b]) for a, b, dec in parts)
+    return lambda data: _decode_slow(ty, data, symbols or NoSymbols())
+
+
 def decode(ty: T.Type, data: bytes, symbols: Symbols | None = None):
     """The value of type `ty` held in `data` (at least ty.size bytes)."""
-    symbols = symbols or NoSymbols()
+    return decoder(ty, symbols)(data)
+
+
+def _decode_slow(ty: T.Type, data: bytes, symbols: Symbols):
     if isinstance(ty, (T.IntType, T.PointerType)):
         signed = isinstance(ty, T.IntType) and ty.signed
         return decode_int(data[:ty.size], signed)
@@ -193,3 +239,37 @@ def _wrap(value: int, bits: int, signed: bool) -> int:
     if signed and value >> (bits - 1):
         value -= 1 << bits
     return value
+
+
+_M64 = (1 << 64) - 1
+
+
+@functools.lru_cache(maxsize=256)
+def percpu_merger(ty: T.Type, value_size: int, ncpus: int) -> Callable[[bytes], object]:
+    """bytes of all CPUs' slots -> one merged value, precompiled per type like decoder()."""
+    step = percpu_slot_size(value_size)
+    pad = "x" * (step - value_size)
+    signed = getattr(ty, "signed", False)
+    if isinstance(ty, (T.CountType, T.SumType, T.HistType, T.LhistType)):
+        unpack = struct.Struct("<" + (("q" if signed else "Q") + pad) * ncpus).unpack_from
+        if signed:
+            return lambda data: _wrap64(sum(unpack(data)), True)
+        return lambda data: sum(unpack(data)) & _M64
+    if isinstance(ty, T.MinType):
+        unpack = struct.Struct("<" + ("qQ" if signed else "QQ") * ncpus).unpack_from
+        pick = max if isinstance(ty, T.MaxType) else min
+
+        def merge_minmax(data):
+            flat = unpack(data)
+            seen = [flat[i] for i in range(0, len(flat), 2) if flat[i + 1]]
+            return pick(seen) if seen else 0
+        return merge_minmax
+    if isinstance(ty, T.AvgType):
+        unpack = struct.Struct("<" + ("Qq" if signed else "QQ") * ncpus).unpack_from
+        cls = V.StatsValue if isinstance(ty, T.StatsType) else V.AvgValue
+
+        def merge_avg(data):
+            flat = unpack(data)
+            return cls(sum(flat[0::2]), _wrap64(sum(flat[1::2]), signed))
+        return merge_avg
+    return lambda data: merge_percpu(ty, split_percpu(data, value_size, ncpus))

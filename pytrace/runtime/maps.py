@@ -11,8 +11,8 @@ from __future__ import annotations
 from pytrace import types as T
 from pytrace.output.values import Histogram
 from pytrace.resources import MapSpec
-from pytrace.runtime.decode import (Symbols, decode, merge_percpu, percpu_slot_size,
-                                    split_percpu)
+from pytrace.runtime.decode import (Symbols, decoder, merge_percpu, percpu_merger,
+                                    percpu_slot_size, split_percpu)
 
 PERCPU_TYPES = ("percpu_hash", "percpu_array", "lru_percpu_hash")
 
@@ -21,11 +21,15 @@ def is_percpu(spec: MapSpec) -> bool:
     return spec.bpf_type in PERCPU_TYPES
 
 
-def decode_key(spec: MapSpec, raw: bytes, symbols: Symbols) -> tuple:
-    """User key fields of a raw BPF key; a keyless map's u64 0 key is ()."""
+def key_decoder(spec: MapSpec, symbols: Symbols):
+    """raw BPF key -> user key tuple; a keyless map's u64 0 key is ()."""
     if not spec.key_types:
-        return ()
-    return decode(spec.key_layout, raw, symbols)
+        return lambda raw: ()
+    return decoder(spec.key_layout, symbols)
+
+
+def decode_key(spec: MapSpec, raw: bytes, symbols: Symbols) -> tuple:
+    return key_decoder(spec, symbols)(raw)
 
 
 def bucket_of(spec: MapSpec, raw: bytes) -> int:
@@ -34,12 +38,17 @@ def bucket_of(spec: MapSpec, raw: bytes) -> int:
     return int.from_bytes(raw[start:start + 8], "little")
 
 
-def decode_value(spec: MapSpec, raw: bytes, ncpus: int, symbols: Symbols):
+def value_decoder(spec: MapSpec, ncpus: int, symbols: Symbols):
+    """raw value (all CPUs' slots for per-CPU maps) -> one value."""
     if is_percpu(spec):
-        return merge_percpu(spec.value_type, split_percpu(raw, spec.value_size, ncpus))
+        return percpu_merger(spec.value_type, spec.value_size, ncpus)
     if isinstance(spec.value_type, T.AggregationType):
-        return merge_percpu(spec.value_type, [raw])
-    return decode(spec.value_type, raw, symbols)
+        return lambda raw: merge_percpu(spec.value_type, [raw])
+    return decoder(spec.value_type, symbols)
+
+
+def decode_value(spec: MapSpec, raw: bytes, ncpus: int, symbols: Symbols):
+    return value_decoder(spec, ncpus, symbols)(raw)
 
 
 def read_raw(target, fd: int, spec: MapSpec, ncpus: int) -> list[tuple[bytes, bytes]]:
@@ -54,21 +63,21 @@ def read_map(target, fd: int, spec: MapSpec, ncpus: int,
     raw = read_raw(target, fd, spec, ncpus)
     if spec.has_bucket_key:
         return _group_histograms(spec, raw, ncpus, symbols)
-    return [(decode_key(spec, k, symbols), decode_value(spec, v, ncpus, symbols))
-            for k, v in raw]
+    key_of, value_of = key_decoder(spec, symbols), value_decoder(spec, ncpus, symbols)
+    return [(key_of(k), value_of(v)) for k, v in raw]
 
 
 def _group_histograms(spec, raw, ncpus, symbols) -> list[tuple[tuple, Histogram]]:
     by_key: dict[bytes, tuple[tuple, Histogram]] = {}
-    user_len = spec.key_layout.size if spec.key_types else 0
+    bucket_at = T.align_up(spec.key_layout.size, 8) if spec.key_types else 0
+    key_of, value_of = key_decoder(spec, symbols), value_decoder(spec, ncpus, symbols)
     for k, v in raw:
-        user_raw = k[:user_len]
+        user_raw = k[:bucket_at]
         if user_raw not in by_key:
-            by_key[user_raw] = (decode_key(spec, k, symbols), Histogram())
-        count = decode_value(spec, v, ncpus, symbols)
-        hist = by_key[user_raw][1]
-        bucket = bucket_of(spec, k)
-        hist.buckets[bucket] = hist.buckets.get(bucket, 0) + count
+            by_key[user_raw] = (key_of(k), Histogram())
+        buckets = by_key[user_raw][1].buckets
+        bucket = int.from_bytes(k[bucket_at:bucket_at + 8], "little")
+        buckets[bucket] = buckets.get(bucket, 0) + value_of(v)
     return list(by_key.values())
 
 
