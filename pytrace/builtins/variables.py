@@ -88,5 +88,11 @@ variable("comm", lambda c, e: COMM, _comm)
 variable("probe", _probe_type, lambda fn, e: c64(fn.unit.probe_id))
 variable("rand", _u64, lambda fn, e: fn.h.get_prandom_u32())
 variable("cgroup", _u64, lambda fn, e: fn.h.get_current_cgroup_id())
-variable("cpid", _u64, lambda fn, e: c64(fn.state.cpid))
+def _cpid_type(checker, e):
+    if not checker.state.cpid:
+        raise error("cpid cannot be used without child command", e)
+    return UINT64
+
+
+variable("cpid", _cpid_type, lambda fn, e: c64(fn.state.cpid))
 variable("args", _args_type, lambda fn, e: fn.ctx)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 from pytrace import ast
 from pytrace.passes.state import CompileState, Unit
 from pytrace.probes import get_provider
@@ -11,10 +14,26 @@ def _uses_builtin(probe: ast.Probe, names: set[str]) -> bool:
     return any(isinstance(n, ast.Builtin) and n.name in names for n in ast.walk(probe))
 
 
+_POSITIONAL = re.compile(r"\$(\d+)")
+
+
+def _with_positionals(ap: ast.AttachPoint, params: list[str]) -> ast.AttachPoint:
+    """`interval:ms:$1`: positional parameters substitute into attach points as text."""
+    def sub(text: str) -> str:
+        return _POSITIONAL.sub(
+            lambda m: params[int(m.group(1)) - 1] if 0 < int(m.group(1)) <= len(params) else "",
+            text)
+    if not any("$" in p for p in ap.parts):
+        return ap
+    return dataclasses.replace(ap, parts=[sub(p) for p in ap.parts], raw=sub(ap.raw),
+                               span=ap.span)
+
+
 def expand_probes(state: CompileState) -> None:
     for index, probe in enumerate(state.program.probes):
         groups: list[tuple[object, list]] = []
         for ap in probe.attach_points:
+            ap = _with_positionals(ap, state.params)
             provider = get_provider(ap.provider, ap.span)
             specs = provider.expand(ap, state.target)
             if groups and groups[-1][0] is provider:

@@ -100,3 +100,17 @@ def test_signed_division_warns_at_the_operator():
         "stdin:1:35-36: WARNING: signed operands for '%' can lead to undefined behavior "
         "(cast to unsigned to silence warning)"]
     assert rendered[1][2] == " " * 34 + "~"
+
+
+def test_cpid_needs_a_child_command():
+    text = compile_error('BEGIN { @ = cpid; }')
+    assert text.splitlines()[0] == "stdin:1:13-17: ERROR: cpid cannot be used without child command"
+
+
+def test_positional_parameters_substitute_into_attach_points():
+    from tests.compiler.harness import compile_text
+    c = compile_text('interval:ms:$1 { exit(); } tracepoint:syscalls:$2 { }',
+                     params=["250", "sys_enter_getppid"])
+    names = [a.name for p in c.resources.programs for a in p.attach]
+    assert names == ["interval:ms:250", "tracepoint:syscalls:sys_enter_getppid"]
+    assert c.resources.programs[0].attach[0].options["sample_period"] == 250_000_000

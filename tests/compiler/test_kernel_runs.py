@@ -178,7 +178,7 @@ def test_join_reads_execve_argv():
     "BEGIN { print((1, \"a\")); print(comm); @m[1] = 2; print(@m, 10, 2); }",
     'BEGIN { printf("%c %u %x %X %o %5d %-10s %05d %% %lu %llx %p\\n", 65, 1, 2, 3, 4, 5, "s", 6, 7, 8, 9); }',
     "tracepoint:syscalls:sys_enter_openat { printf(\"%s\\n\", str(args->filename)); @[str(args->filename, 8)] = count(); }",
-    "BEGIN { @r = rand; @cg = cgroup; @cp = cpid; $s = \"abc\"; @x[$s] = 1; @x[comm] = 2; }",
+    "BEGIN { @r = rand; @cg = cgroup; $s = \"abc\"; @x[$s] = 1; @x[comm] = 2; }",
     "END { printf(\"bye\\n\"); }",
 ])
 def test_programs_pass_the_verifier(prog):
