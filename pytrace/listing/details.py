@@ -64,34 +64,53 @@ def _arg_line(b, type_id: int, name: str) -> str:
     return f"{INDENT}{b.type_name(type_id)} {name}"
 
 
+def _ids(facts, kind: int) -> dict[str, int]:
+    """{name: BTF id} of one kind, built once per listing: `BTF.find` scans
+    the whole index per lookup, too slow for `-lv 'kfunc:*'` (56k lookups)."""
+    key = f"btf_ids_{kind}"
+    if key not in facts.per_listing:
+        from pytrace.listing.kernel_names import btf_ids_by_name
+        facts.per_listing[key] = btf_ids_by_name(facts.btf, kind)
+    return facts.per_listing[key]
+
+
 def _function_args(facts, func: str) -> Iterator[str]:
     b = facts.btf
     if b is None:
         return
-    sig = b.func_signature(func.rpartition(":")[2])
-    if sig is None:
+    func_id = _ids(facts, btf_mod.FUNC).get(func.rpartition(":")[2])
+    if func_id is None:
         return
-    for p in sig.params:
+    proto = b.type(b.type(func_id).ref)
+    for p in proto.params:
         yield _arg_line(b, p.type_id, p.name)
-    if sig.ret_type_id != 0:  # void functions have no retval
-        yield _arg_line(b, sig.ret_type_id, "retval")
+    if proto.ref != 0:  # void functions have no retval
+        yield _arg_line(b, proto.ref, "retval")
 
 
 def _rawtracepoint_args(facts, event: str) -> Iterator[str]:
+    # The prototype is `typedef void (*btf_trace_EVENT)(void *__data, ...)`,
+    # without parameter names; `__bpf_trace_EVENT` has the same parameters
+    # with names (as in BTF.tracepoint_signature, here through the id maps).
     b = facts.btf
     if b is None:
         return
-    try:
-        sig = b.tracepoint_signature(event)
-    except btf_mod.BTFError:
+    typedef_id = _ids(facts, btf_mod.TYPEDEF).get("btf_trace_" + event)
+    if typedef_id is None:
         return
-    if sig is None:
+    ptr = b.resolve(typedef_id)
+    if ptr.kind != btf_mod.PTR or b.resolve(ptr.ref).kind != btf_mod.FUNC_PROTO:
         return
-    params = sig.params
-    if params and params[0].name in ("__data", ""):
-        params = params[1:]  # the tracepoint's private data, not an argument
-    for i, p in enumerate(params):
-        yield _arg_line(b, p.type_id, p.name or f"arg{i}")
+    params = b.resolve(ptr.ref).params
+    named_id = _ids(facts, btf_mod.FUNC).get("__bpf_trace_" + event)
+    names = [p.name for p in params]
+    if named_id is not None:
+        named = b.resolve(b.type(named_id).ref).params
+        if len(named) == len(params):
+            names = [p.name for p in named]
+    # The first parameter is the tracepoint's private data, not an argument.
+    for i, (p, name) in enumerate(zip(params[1:], names[1:])):
+        yield _arg_line(b, p.type_id, name or f"arg{i}")
 
 
 def struct_lines(facts, query: str) -> Iterator[str]:

@@ -177,16 +177,30 @@ EVENT_ALIASES = {"software": SOFTWARE_ALIASES, "hardware": HARDWARE_ALIASES}
 
 def btf_names_of_kind(b, kind: int) -> list[bytes]:
     """Names (raw bytes) of every named record of one kind in a BTF blob (not its base)."""
-    words = b._words
-    offsets = [words[s] for s in b._starts if (words[s + 1] >> 24) & 0x1F == kind]
+    return [name for name, _ in _btf_records_of_kind(b, kind)]
+
+
+def btf_ids_by_name(b, kind: int) -> dict[str, int]:
+    """{name: type id} of one kind (the first record of each name): one pass,
+    where `BTF.find` per name would rescan the index for each of 56k functions."""
+    out: dict[str, int] = {}
+    for name, type_id in _btf_records_of_kind(b, kind):
+        out.setdefault(name.decode(errors="replace"), type_id)
+    return out
+
+
+def _btf_records_of_kind(b, kind: int) -> list[tuple[bytes, int]]:
+    words, first_id = b._words, b._first_id
+    found = [(words[s], first_id + i) for i, s in enumerate(b._starts)
+             if (words[s + 1] >> 24) & 0x1F == kind]
     blob, find, str_start, str_base = b._blob, b._blob.find, b._str_start, b._str_base
     out = []
-    for off in offsets:
+    for off, type_id in found:
         if off >= str_base:
             start = str_start + off - str_base
-            out.append(blob[start:find(b"\0", start)])
+            out.append((blob[start:find(b"\0", start)], type_id))
         elif off:  # a split blob naming a string of its base
-            out.append(b.string(off).encode())
+            out.append((b.string(off).encode(), type_id))
     return out
 
 

@@ -161,3 +161,14 @@ def test_bad_search_is_one_error_line_and_exit_1(capsys, search, message):
     rc, lines, err = run(capsys, "-l", search)
     assert rc == 1 and lines == []
     assert err.count("\n") == 1 and err.startswith(message)
+
+
+@pytest.mark.parametrize("event", ["sched_switch", "sys_enter", "sched_process_exec"])
+def test_lv_rawtracepoint_agrees_with_the_btf_signature(capsys, event):
+    from pytrace.kernel import btf
+    from pytrace.target.local import LocalTarget
+    vmlinux = btf.load_vmlinux(LocalTarget())
+    sig = vmlinux.tracepoint_signature(event)
+    expected = [f"    {vmlinux.type_name(p.type_id)} {p.name}" for p in sig.params[1:]]
+    _, lines, _ = run(capsys, "-lv", f"rawtracepoint:{event}")
+    assert lines == [f"rawtracepoint:{event}", *expected]
