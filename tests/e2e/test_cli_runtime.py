@@ -141,3 +141,38 @@ def test_session_runs_with_a_given_stream():
     out = io.StringIO()
     assert Session("BEGIN { @a[1] = 2; exit(); }", output=out, quiet=True).run() == 0
     assert out.getvalue() == "\n\n@a[1]: 2\n"
+
+
+def bpf_fds() -> list[str]:
+    """This process's fds that hold BPF programs, maps, links or perf events."""
+    out = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("anon_inode:") and ("bpf" in link or "perf" in link):
+            out.append(link)
+    return out
+
+
+@pytest.mark.kernel
+def test_an_attach_failure_is_one_error_and_leaves_nothing_open(capfd):
+    before = bpf_fds()
+    # kprobes load here but cannot attach (no CONFIG_KPROBES): a real attach error.
+    code = main(["-e", 'BEGIN { printf("b\\n"); } kprobe:do_nanosleep { @ = 1; }'])
+    stdout, stderr = capfd.readouterr()
+    assert code == 1
+    assert stderr.startswith("ERROR: ") and len(stderr.splitlines()) == 1
+    assert "Traceback" not in stderr
+    assert stdout.startswith("Attaching 2 probes...\n")
+    assert bpf_fds() == before
+
+
+@pytest.mark.kernel
+def test_a_finished_run_leaves_nothing_open(capfd):
+    before = bpf_fds()
+    code = main(["-e", "interval:ms:5 { @n++; if (@n == 2) { exit(); } }"])
+    capfd.readouterr()
+    assert code == 0
+    assert bpf_fds() == before

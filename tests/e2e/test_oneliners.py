@@ -41,3 +41,23 @@ def test_oneliner_prints_what_bpftrace_prints(case, wl, capfd):
     code, out, err = run_pytrace(argv, capfd)
     assert code == 0, err
     assert out == case["stdout"].replace("{wl}", wl)
+
+
+@pytest.mark.kernel
+def test_records_the_ring_buffer_cannot_take_are_counted_exactly(wl, tmp_path, capfd):
+    """100 printf records per getppid, 2000 calls: far more than the buffer holds
+    before userspace drains it. Every record is either printed or counted lost."""
+    out = tmp_path / "flood.txt"
+    program = ('tracepoint:syscalls:sys_enter_getppid /pid == cpid/ '
+               '{ unroll(100) { printf("%s %s %s %s %s %s\\n", comm, comm, comm, comm, comm, comm); } }')
+    code, stdout, err = run_pytrace(["-o", str(out), "-e", program, "-c", f"{wl} getppid 2000"],
+                                    capfd)
+    assert code == 0, err
+    lines = out.read_text().splitlines()
+    assert lines[0] == "Attaching 1 probe..."
+    printed = lines.count("wl wl wl wl wl wl")
+    lost = [int(ln.split()[1]) for ln in lines if ln.startswith("Lost ")]
+    assert all(ln.endswith(" events") for ln in lines if ln.startswith("Lost "))
+    assert lost, "expected the flood to overflow the ring buffer"
+    assert printed + sum(lost) == 200_000
+    assert stdout == "\n\n"
