@@ -22,7 +22,8 @@ from pytrace.listing import details
 from pytrace.listing.kernel_names import EVENT_ALIASES, KERNEL_SOURCES, KernelFacts
 from pytrace.listing.search import Query, Search, parse_search
 
-__all__ = ["Search", "iter_chunks", "iter_probes", "list_probes", "parse_search", "take_list_search"]
+__all__ = ["Search", "iter_chunks", "iter_probes", "list_probes", "parse_search",
+           "take_list_search"]
 
 
 def iter_probes(target, search: str | None = "*", verbose: bool = False,

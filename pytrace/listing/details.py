@@ -3,9 +3,9 @@
 Tracepoints show their format fields as tracefs declares them (the common_
 header left out, as bpftrace does); kfunc/fentry show the BTF prototype's
 parameters and `retval`; rawtracepoints the BTF arguments of
-`btf_trace_EVENT` (without the private `__data` pointer). Other probe types
-show their DWARF parameters when the binary has debug information (a
-warning otherwise, as bpftrace). Other probe types have nothing to show.
+`btf_trace_EVENT` (without the private `__data` pointer); uprobes their
+DWARF parameters when the binary has debug information (a warning
+otherwise, as bpftrace). Other probe types have nothing to show.
 """
 
 from __future__ import annotations
