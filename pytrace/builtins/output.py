@@ -8,14 +8,14 @@ from pytrace import ast
 from pytrace.builtins import function
 from pytrace.codegen import events, maps
 from pytrace.codegen.expressions import string_constant
-from pytrace.codegen.function import I8P, c64
-from pytrace.codegen.module import I64
+from pytrace.codegen.function import c64
+from pytrace.codegen.module import I8P
 from pytrace.passes.state import UnknownType, error
 from pytrace.passes.types_util import contains_unknown, is_int
 from pytrace.resources import AsyncAction
 from pytrace.output.printf import parse_format
 from pytrace.passes.typecheck import describe
-from pytrace.types import (INT64, UINT64, VOID, AggregationType, SpecialType, StringType,
+from pytrace.types import (UINT64, VOID, AggregationType, SpecialType, StringType,
                            TupleType)
 
 STRLEN = 64
@@ -291,4 +291,3 @@ function("delete", check=_delete_check, codegen=_delete)
 function("join", check=_join_check, codegen=_join)
 function("str", check=_str_check, codegen=_str)
 
-__all__ = ["INT64", "I64"]

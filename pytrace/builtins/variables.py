@@ -53,7 +53,7 @@ def _elapsed_type(checker, e):
 
 def _elapsed(fn, e):
     # The start time sits in slot 0 of the ".start" array; BEGIN writes it first.
-    from pytrace.codegen.function import I8P
+    from pytrace.codegen.module import I8P
     key = fn.alloc(4, "zero")
     fn.store_int(c64(0), key, 4)
     now = fn.h.ktime_get_ns()

@@ -15,7 +15,7 @@ from pytrace.codegen.function import FunctionCodegen, align_of, bool_to_i64, c64
 from pytrace.codegen.module import I8
 from pytrace.diagnostics import PytraceError
 from pytrace.passes.types_util import is_int, is_signed
-from pytrace.types import ArrayType, PointerType, RecordType, StringType, TupleType
+from pytrace.types import ArrayType, PointerType, StringType, TupleType
 
 
 def gen_expr(fn: FunctionCodegen, e: ast.Expr):
@@ -236,4 +236,3 @@ _HANDLERS = {
     ast.Index: _index, ast.Cast: _cast, ast.Tuple: _tuple, ast.Sizeof: _sizeof,
 }
 
-__all__ = ["gen_expr", "string_constant", "RecordType"]

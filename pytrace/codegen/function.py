@@ -16,10 +16,10 @@ from contextlib import contextmanager
 import llvmlite.ir as ir
 
 from pytrace.codegen.helpers import Helpers
-from pytrace.codegen.module import I1, I8, I8P, I64, ModuleBuilder
+from pytrace.codegen.module import I1, I8, I64, ModuleBuilder
 from pytrace.passes.state import CompileState, Unit
 from pytrace.passes.types_util import is_int, is_signed
-from pytrace.types import BoolType, StringType, TupleType, Type
+from pytrace.types import StringType, TupleType, Type
 
 
 def align_of(offset: int) -> int:
@@ -201,14 +201,6 @@ class FunctionCodegen:
         value = self.expr(e)
         return lambda ptr, align: self.store(dst_ty, value, ptr, e.ty, align)
 
-    def materialise(self, ty: Type, value: ir.Value) -> ir.Value:
-        """A pointer to `value` in memory (integers get a stack slot)."""
-        if not is_int(ty):
-            return value
-        slot = self.alloc(8)
-        self.store_int(value, slot, 8)
-        return slot
-
     # ---- arithmetic -------------------------------------------------------------
     def divide(self, op: str, a: ir.Value, b: ir.Value, signed: bool) -> ir.Value:
         """a / b or a % b. BPF before ISA v4 has only unsigned division, so signed
@@ -289,4 +281,3 @@ def bool_to_i64(fn: FunctionCodegen, bit: ir.Value) -> ir.Value:
     return fn.b.zext(bit, I64)
 
 
-__all__ = ["FunctionCodegen", "c64", "bool_to_i64", "BoolType"]

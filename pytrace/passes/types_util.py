@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytrace.passes.state import UNKNOWN, UnknownType
+from pytrace.passes.state import UNKNOWN, UnknownType  # noqa: F401 (re-exported)
 from pytrace.types import (INT64, UINT64, BoolType, IntType, PointerType, SpecialType,
                            StringType, TupleType, Type)
 

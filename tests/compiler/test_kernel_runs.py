@@ -227,3 +227,22 @@ def test_signed_division_truncates_toward_zero_without_isa_v4():
 def test_more_programs_pass_the_verifier(prog):
     with loaded(prog, params=["3"]) as r:
         assert r.loaded.programs and all(p.fd > 0 for p in r.loaded.programs)
+
+
+def test_cpid_is_the_child_pid_given_at_compile_time():
+    with loaded('BEGIN { printf("%d\\n", cpid); }', cpid=4242) as r:
+        r.run("begin")
+        assert r.records() == [("printf", (4242,))]
+
+
+def test_lost_records_are_counted_when_the_ring_buffer_is_full(monkeypatch):
+    import struct
+
+    import pytrace.passes.collect as collect
+    # A one-page ring buffer fills after a few hundred records nobody reads.
+    monkeypatch.setattr(collect, "RINGBUF_BYTES", 4096)
+    with loaded('BEGIN { unroll(100) { printf("%s %s\\n", comm, comm); } }') as r:
+        r.run("begin")
+        records = len(r.records())
+        lost = struct.unpack("<Q", r.target.map_lookup(r.loaded.map_fd(".lost"), b"\0" * 4, 8))[0]
+    assert records + lost == 100 and lost > 0
