@@ -7,22 +7,31 @@ the parameter's own type (an int reads the low bytes of its slot).
 
 from __future__ import annotations
 
+import weakref
+
 from pytrace.kernel import btf as B
 from pytrace.types import UINT64, IntType, PointerType, RecordField, RecordType, Type
 
 SLOT = 8
-_BTF_CACHE: dict[int, object] = {}
+# Parsed once per target object (weakly: a target's BTF goes with it).
+_BTF_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def vmlinux(target):
     """The target's vmlinux BTF, parsed once per target; None without BTF."""
-    key = id(target)
-    if key not in _BTF_CACHE:
-        try:
-            _BTF_CACHE[key] = B.load_vmlinux(target)
-        except (FileNotFoundError, PermissionError, B.BTFError):
-            _BTF_CACHE[key] = None
-    return _BTF_CACHE[key]
+    try:
+        return _BTF_CACHE[target]
+    except (KeyError, TypeError):
+        pass
+    try:
+        btf = B.load_vmlinux(target)
+    except (FileNotFoundError, PermissionError, B.BTFError):
+        btf = None
+    try:
+        _BTF_CACHE[target] = btf
+    except TypeError:
+        pass  # not weakly referenceable: parse again next time
+    return btf
 
 
 def module_btf(target, module: str):

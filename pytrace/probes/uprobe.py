@@ -4,8 +4,8 @@ BINARY is a path or a library/program name (`libc`, `bash`) resolved as the
 dynamic loader would; FUNCTION may be a wildcard over the ELF symbol table,
 and every match attaches the SAME program (one compile, many attachments).
 Each AttachSpec carries the uprobe's file offset, which is what the kernel
-wants. `-p PID` (or `-c`'s child) restricts the probes to that process: the
-pid goes to perf_event_open at attach time.
+wants. `-p PID` restricts the probes to that process: the pid goes to
+perf_event_open at attach time.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ _ADDRESS = re.compile(r"^(0[xX][0-9a-fA-F]+|\d+)$")
 
 
 def attach_pid(options: dict) -> int:
-    """The process a user probe is restricted to: -p, else -c's child, else all (-1)."""
+    """The process a user probe is restricted to: -p's, else every process (-1).
+    As in bpftrace, `-c` does not restrict uprobes to the child."""
     pid = (options or {}).get("pid")
-    if pid is None or pid <= 0:
-        pid = (options or {}).get("cpid") or -1
-    return pid
+    return pid if pid is not None and pid > 0 else -1
 
 
 def binary_path(ap, target, name: str) -> str:

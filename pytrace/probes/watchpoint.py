@@ -10,7 +10,6 @@ stops the watched process.
 from __future__ import annotations
 
 from pytrace.diagnostics import PytraceError
-from pytrace.probes.uprobe import attach_pid
 from pytrace.resources import AttachSpec
 
 LENGTHS = (1, 2, 4, 8)
@@ -51,7 +50,7 @@ class WatchpointProvider:
         return None
 
     def attach(self, target, prog_fd, spec, options):
-        pid = attach_pid(options)
+        pid = (options or {}).get("pid") or (options or {}).get("cpid") or -1
         if pid <= 0:
             raise PytraceError(f"{spec.name}: watchpoints need a process: use -p PID or "
                                "-c CMD")
