@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 from pytrace.diagnostics import PytraceError
 from pytrace.listing import details
-from pytrace.listing.kernel_names import EVENT_ALIASES, KERNEL_SOURCES, KernelFacts
+from pytrace.listing.kernel_names import KERNEL_SOURCES, KernelFacts, perf_event_names
 from pytrace.listing.search import Query, Search, parse_search
 
 __all__ = ["Search", "iter_chunks", "iter_probes", "list_probes", "parse_search",
@@ -82,12 +82,11 @@ def _names(facts: KernelFacts, query: Query, pid: int | None, whole) -> list[str
 
 
 def _kernel_matcher(query: Query):
-    aliases = EVENT_ALIASES.get(query.source)
-    if aliases:
+    if query.source in ("software", "hardware"):
         # software/hardware names end in ":" (`software:cpu-clock:`); match
         # the event part, accepting bpftrace's short spellings (`cs`, `cycles`).
         event = query.pattern.split(":")[0]
-        event = aliases.get(event, event)
+        event = perf_event_names(query.source)[1].get(event, event)
         return Query(query.provider, query.source, event + ":*").matcher()
     return query.matcher()
 

@@ -18,24 +18,16 @@ from pytrace.kernel import tracefs
 from pytrace.kernel.kallsyms import KALLSYMS_PATH
 from pytrace.target.files import LocalFiles
 
-# bpftrace's perf event names, with the short spellings it accepts.
-SOFTWARE_EVENTS = ("alignment-faults", "bpf-output", "context-switches", "cpu-clock",
-                   "cpu-migrations", "dummy", "emulation-faults", "major-faults",
-                   "minor-faults", "page-faults", "task-clock")
-SOFTWARE_ALIASES = {"cpu": "cpu-clock", "cs": "context-switches", "faults": "page-faults"}
-HARDWARE_EVENTS = ("backend-stalls", "branch-instructions", "branch-misses", "bus-cycles",
-                   "cache-misses", "cache-references", "cpu-cycles", "frontend-stalls",
-                   "instructions", "ref-cycles")
-HARDWARE_ALIASES = {"branches": "branch-instructions", "cycles": "cpu-cycles"}
-
 # The iterators bpftrace 0.17 can run, each present when BTF has bpf_iter_NAME.
 ITERATORS = ("task", "task_file")
 
 # kallsyms text symbols (t/T, weak w/W); the type letter sits between spaces,
 # which no name contains, so an unanchored scan is safe and fast. Skipped as
 # no probe sites: the padding/CFI stubs before each function (__pfx_, __cfi_),
-# static-call trampolines (__SCT__) and assembler-local labels (.E_copy).
-_TEXT_SYMBOL = re.compile(rb" [tTwW] (?!__pfx_|__cfi_|__SCT__|\.)([^\s]+)")
+# static-call trampolines (__SCT__), assembler-local labels (.E_copy), and
+# JIT-ed BPF programs and trampolines (pseudo-modules [bpf], [__builtin__*]).
+_TEXT_SYMBOL = re.compile(rb" [tTwW] (?!__pfx_|__cfi_|__SCT__|\.)([^\s]++)"
+                          rb"(?!\t\[(?:bpf|__builtin))")
 _COLD_PART = re.compile(rb"^[^\n]*\.cold(?:\.\d+)?$\n?", re.M)
 
 
@@ -150,12 +142,31 @@ def iter_names(facts: KernelFacts) -> list[str]:
     return [name for name in ITERATORS if b.find("bpf_iter_" + name, btf_mod.FUNC)]
 
 
+def perf_event_names(provider: str) -> tuple[list[str], dict[str, str]]:
+    """(event names, {alias: name}) of `software` or `hardware`, from the
+    provider's own table (name -> (config, period), aliases sharing a
+    config); the first name of each config is the one bpftrace lists."""
+    if provider == "software":
+        from pytrace.probes import software as module
+    else:
+        from pytrace.probes import hardware as module
+    table = getattr(module, "EVENTS", None) or module._EVENTS
+    by_config: dict[int, str] = {}
+    aliases: dict[str, str] = {}
+    for name, (config, _period) in table.items():
+        if config in by_config:
+            aliases[name] = by_config[config]
+        else:
+            by_config[config] = name
+    return sorted(by_config.values()), aliases
+
+
 def software_names(facts: KernelFacts) -> list[str]:
-    return [f"{name}:" for name in SOFTWARE_EVENTS]
+    return [f"{name}:" for name in perf_event_names("software")[0]]
 
 
 def hardware_names(facts: KernelFacts) -> list[str]:
-    return [f"{name}:" for name in HARDWARE_EVENTS]
+    return [f"{name}:" for name in perf_event_names("hardware")[0]]
 
 
 KERNEL_SOURCES = {
@@ -167,7 +178,6 @@ KERNEL_SOURCES = {
     "software": software_names,
     "hardware": hardware_names,
 }
-EVENT_ALIASES = {"software": SOFTWARE_ALIASES, "hardware": HARDWARE_ALIASES}
 
 
 # ---- BTF scans ------------------------------------------------------------------------
