@@ -30,6 +30,10 @@ class Compiled:
     warnings: list = field(default_factory=list)
     _module: object = field(default=None, repr=False)
 
+    def optimised_ir(self) -> str:
+        """The IR after the -O2 pipeline, as lowered to BPF."""
+        return str(self._module)
+
     def asm(self) -> str:
         """BPF assembly of the optimised module (what `-d asm` prints)."""
         return emit_assembly(self._module)
