@@ -130,9 +130,8 @@ def usdt_arg(fn, arg, spec):
 
 
 def read_memory(fn, addr, size: int, signed: bool, user: bool):
-    from pytrace.codegen.function import I8P
     from pytrace.codegen.helpers import PROBE_READ_KERNEL, PROBE_READ_USER
-    from pytrace.codegen.module import I64
+    from pytrace.codegen.module import I8P, I64
     buf = fn.alloc(8, "mem")
     fn.zero(buf, 8)
     helper = PROBE_READ_USER if user else PROBE_READ_KERNEL

@@ -39,6 +39,7 @@ USDT_MAIN = WAIT + r"""
 #include <stdio.h>
 #include <sys/sdt.h>
 long counter = 100;
+extern long bumped;          /* changed in the other unit: read from memory here */
 int guarded_site(int i);
 int main(int argc, char **argv) {
     if (!wait_for_go()) return 1;
@@ -48,6 +49,7 @@ int main(int argc, char **argv) {
         counter++;
         DTRACE_PROBE1(app, global, counter);
         guarded += guarded_site(i);
+        DTRACE_PROBE1(app, memory, bumped);
     }
     printf("%ld\n", guarded);
     return 0;
@@ -60,7 +62,9 @@ USDT_GUARDED = r"""
 #define _SDT_HAS_SEMAPHORES 1
 #include <sys/sdt.h>
 unsigned short app_guarded_semaphore __attribute__((unused)) __attribute__((section(".probes")));
+long bumped = 1000;
 int guarded_site(int i) {
+    bumped += 3;
     if (app_guarded_semaphore) { DTRACE_PROBE1(app, guarded, i * 10); return 1; }
     return 0;
 }
