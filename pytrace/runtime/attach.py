@@ -47,12 +47,22 @@ class Attachments:
             self.handles.append(handle)
 
     def detach_all(self) -> None:
-        while self.handles:
-            handle = self.handles.pop()
-            try:
-                self.target.detach(handle)
-            except OSError:
-                pass  # already gone (e.g. the process it watched exited)
+        """Detach everything, several at a time: closing a tracepoint's perf event
+        waits out an RCU grace period (tens of ms), and those overlap."""
+        handles, self.handles = self.handles[::-1], []
+        if len(handles) <= 1:
+            for handle in handles:
+                self._detach(handle)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=min(len(handles), 32)) as pool:
+            list(pool.map(self._detach, handles))
+
+    def _detach(self, handle) -> None:
+        try:
+            self.target.detach(handle)
+        except (OSError, PytraceError):
+            pass  # already gone (e.g. the process it watched exited)
 
 
 def _reason(e: OSError) -> str:

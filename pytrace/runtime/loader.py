@@ -88,22 +88,46 @@ class LoadedObject:
 
 # ---- reading the ELF object ---------------------------------------------------
 
+class ObjectReader:
+    """The program sections and function symbols of one BPF ELF object, parsed once."""
+
+    def __init__(self, elf_object: bytes):
+        elf = ELFFile(io.BytesIO(elf_object))
+        self.sections: dict[str, bytes] = {}
+        index_to_name: dict[int, str] = {}
+        self.relocated: set[str] = set()
+        for i, section in enumerate(elf.iter_sections()):
+            kind = section.header["sh_type"]
+            if kind == "SHT_PROGBITS" and section.header["sh_flags"] & 0x4:  # SHF_EXECINSTR
+                self.sections[section.name] = section.data()
+                index_to_name[i] = section.name
+            elif kind in ("SHT_REL", "SHT_RELA"):
+                self.relocated.add(elf.get_section(section.header["sh_info"]).name)
+        # (section, function) -> (start, size) of every function symbol.
+        self.functions: dict[tuple[str, str], tuple[int, int]] = {}
+        for section in elf.iter_sections():
+            if not isinstance(section, SymbolTableSection):
+                continue
+            for sym in section.iter_symbols():
+                shndx = sym["st_shndx"]
+                if sym["st_info"]["type"] == "STT_FUNC" and shndx in index_to_name:
+                    self.functions[(index_to_name[shndx], sym.name)] = (
+                        sym["st_value"], sym["st_size"])
+
+    def program(self, spec: ProgramSpec) -> bytes:
+        """The instructions of spec.function in section spec.section."""
+        data = self.sections.get(spec.section)
+        if data is None:
+            raise LoadError(f"internal: the BPF object has no section {spec.section!r}")
+        where = self.functions.get((spec.section, spec.function))
+        if where is None:
+            return data  # one function per section: the whole section is the program
+        start, size = where
+        return data[start:start + size] if size else data[start:]
+
+
 def program_bytes(elf_object: bytes, spec: ProgramSpec) -> bytes:
-    """The instructions of spec.function in section spec.section."""
-    elf = ELFFile(io.BytesIO(elf_object))
-    section = elf.get_section_by_name(spec.section)
-    if section is None:
-        raise LoadError(f"internal: the BPF object has no section {spec.section!r}")
-    data = section.data()
-    index = elf.get_section_index(spec.section)
-    for symtab in elf.iter_sections():
-        if not isinstance(symtab, SymbolTableSection):
-            continue
-        for sym in symtab.get_symbol_by_name(spec.function) or []:
-            if sym["st_shndx"] == index and sym["st_info"]["type"] == "STT_FUNC":
-                start, size = sym["st_value"], sym["st_size"]
-                return data[start:start + size] if size else data[start:]
-    return data  # one function per section: the whole section is the program
+    return ObjectReader(elf_object).program(spec)
 
 
 def relocation_sections(elf_object: bytes) -> list[str]:
@@ -158,9 +182,9 @@ def create_map(target, spec: MapSpec) -> int:
 
 def load(target, elf_object: bytes, resources: Resources) -> LoadedObject:
     """Create every map and load every program; on failure close what was made."""
-    relocated = set(relocation_sections(elf_object))
+    reader = ObjectReader(elf_object)
     for spec in resources.programs:
-        if spec.section in relocated:
+        if spec.section in reader.relocated:
             # Only ld_imm64 map indexes are patched; a relocation would be ignored.
             raise LoadError(f"internal: section {spec.section} has relocations "
                             "the loader does not apply")
@@ -169,7 +193,7 @@ def load(target, elf_object: bytes, resources: Resources) -> LoadedObject:
         for spec in resources.maps:
             loaded.map_fds.append(create_map(target, spec))
         for spec in resources.programs:
-            insns = patch_map_fds(program_bytes(elf_object, spec), loaded.map_fds)
+            insns = patch_map_fds(reader.program(spec), loaded.map_fds)
             fd = load_program(target, spec, insns, resources)
             loaded.programs.append(LoadedProgram(spec, fd, len(insns) // INSN_SIZE))
     except BaseException:
