@@ -41,8 +41,11 @@ def test_uretprobe_reads_retval(prog):
 
 def test_uprobe_probe_builtin_names_each_function_of_a_wildcard(prog):
     out = run_with_workload(f"uprobe:{prog}:work* {{ @[probe] = count(); }}", [prog, str(N)])
-    assert out == (f"Attaching 2 probes...\n\n\n@[uprobe:{prog}:work]: {N}\n"
-                   f"@[uprobe:{prog}:work_two]: {N}\n")
+    head, maps = out.split("\n\n\n")
+    # Equal counts: their order is the map printer's business, not the probes'.
+    assert head == "Attaching 2 probes..."
+    assert sorted(maps.splitlines()) == [f"@[uprobe:{prog}:work]: {N}",
+                                         f"@[uprobe:{prog}:work_two]: {N}"]
 
 
 def test_a_wildcard_is_one_program_attached_to_every_match(prog):
