@@ -93,7 +93,7 @@ class Session:
                 attach_options=self.compile_options(child.pid if child else 0),
                 child=child, watched=watched,
                 flush_each_batch=self.flush_each_batch,
-                separator=self.separator_stream)
+                separator=self.separator_stream, source=self.program)
             child = watched = None  # run_trace owns them now
             symbols = TargetSymbols(target, compiled.resources, loaded)
             return run_trace(target, loaded, sink, symbols, options)

@@ -22,12 +22,13 @@ class EventHandler:
     """Decodes records and performs their actions; `maps` is a runtime.maps.MapAccess."""
 
     def __init__(self, resources: Resources, sink, symbols: Symbols, maps,
-                 target=None, warn=None):
+                 target=None, warn=None, source=None):
         self.resources = resources
         self.sink = sink
         self.symbols = symbols
         self.maps = maps
         self.target = target
+        self.source = source  # the program's Source, to locate -k warnings
         self.warn = warn or (lambda text: print(text, file=sys.stderr))
         self.handlers = {
             "printf": self.on_printf, "print_map": self.on_print_map,
@@ -121,12 +122,20 @@ class EventHandler:
         self.warn("WARNING: " + format_printf(action.fmt or "", self.typed_args(action, payload)))
 
     def on_helper_error(self, action, payload):
+        """-k: a helper failed at run time; options carry helper and span/line/col."""
+        from pytrace.diagnostics import PytraceWarning, Span
         args = self.args(action, payload)
         retcode = args[0] if args else 0
-        helper = action.options.get("helper", "unknown")
-        where = action.options.get("where", "")
-        prefix = f"{where}: " if where else ""
-        self.warn(f"{prefix}WARNING: Failed to {helper}: {retcode}\n"
-                  f"Additional Info - helper: {helper}, retcode: {retcode}")
-        if hasattr(self.sink, "helper_error"):
-            self.sink.helper_error(helper, retcode, action.options)
+        if isinstance(retcode, int) and retcode >= 1 << 63:
+            retcode -= 1 << 64
+        opts = action.options
+        helper = opts.get("helper", "unknown")
+        span = opts.get("span")
+        line, col = opts.get("line", 0), opts.get("col", 0)
+        if span is None and line:
+            span = Span(line, col, line, col + 1)
+        msg = f"Failed to {helper}: {retcode}"
+        rendered = PytraceWarning(msg, span).render(self.source) + \
+            f"\nAdditional Info - helper: {helper}, retcode: {retcode}"
+        self.sink.helper_error(msg, helper, retcode, line or (span.line if span else 0),
+                               col or (span.col if span else 0), rendered)

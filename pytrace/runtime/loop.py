@@ -38,6 +38,7 @@ class TraceOptions:
     watched: object | None = None     # runtime.child.WatchedProcess (-p)
     flush_each_batch: bool = True     # False with -B full
     separator: object | None = None   # stream for "\n\n" when it is not the sink's
+    source: object | None = None      # the program's Source (locates -k warnings)
     handle_signals: bool = True
 
 
@@ -98,7 +99,8 @@ def run_trace(target, loaded: LoadedObject, sink, symbols: Symbols,
     """Run a loaded program to its end and print its maps; returns the exit code."""
     attachments = Attachments(target)
     maps = MapAccess(target, loaded, sink, symbols)
-    handler = EventHandler(loaded.resources, sink, symbols, maps, target=target)
+    handler = EventHandler(loaded.resources, sink, symbols, maps, target=target,
+                           source=options.source)
     reader = None
     if EVENTS_MAP in {m.name for m in loaded.resources.maps}:
         reader = target.ring_buffer(loaded.map_fd(EVENTS_MAP))
