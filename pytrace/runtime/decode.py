@@ -95,17 +95,40 @@ def decoder(ty: T.Type, symbols: Symbols | None = None) -> Callable[[bytes], obj
         n = ty.size
         return lambda data: decode_str(data[:n])
     if isinstance(ty, T.TupleType):
-        codes = [_int_format(t) for t in ty.elems]
-        if ty.elems and all(codes):
-            fmt, pos = "<", 0
-            for c, t, off in zip(codes, ty.elems, ty.offsets):
-                fmt += "x" * (off - pos) + c
-                pos = off + t.size
-            return struct.Struct(fmt).unpack_from
+        fast = _flat_tuple_decoder(ty)
+        if fast is not None:
+            return fast
         parts = [(off, off + t.size, decoder(t, symbols))
                  for t, off in zip(ty.elems, ty.offsets)]
         return lambda data: tuple(dec(data[a:b]) for a, b, dec in parts)
     return lambda data: _decode_slow(ty, data, symbols or NoSymbols())
+
+
+def _flat_tuple_decoder(ty: T.TupleType):
+    """One struct unpack for tuples of integers and strings (printf arguments,
+    map keys): strings come out as bytes and are trimmed afterwards."""
+    if not ty.elems:
+        return None
+    fmt, pos, string_at = "<", 0, []
+    for i, (t, off) in enumerate(zip(ty.elems, ty.offsets)):
+        code = _int_format(t)
+        if code is None and isinstance(t, T.StringType):
+            code = f"{t.size}s"
+            string_at.append(i)
+        if code is None:
+            return None
+        fmt += "x" * (off - pos) + code
+        pos = off + t.size
+    unpack = struct.Struct(fmt).unpack_from
+    if not string_at:
+        return unpack
+
+    def unpack_with_strings(data):
+        values = list(unpack(data))
+        for i in string_at:
+            values[i] = decode_str(values[i])
+        return tuple(values)
+    return unpack_with_strings
 
 
 def decode(ty: T.Type, data: bytes, symbols: Symbols | None = None):

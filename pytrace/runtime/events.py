@@ -13,9 +13,10 @@ import sys
 import time
 
 from pytrace.resources import AsyncAction, Resources
-from pytrace.runtime.decode import Symbols, decode
+from pytrace.runtime.decode import Symbols, decode, decoder
 
 HEADER = 8  # the u64 action id
+_ID = struct.Struct("<Q").unpack_from
 
 
 class EventHandler:
@@ -38,14 +39,21 @@ class EventHandler:
             "errorf": self.on_errorf, "warnf": self.on_warnf,
             "helper_error": self.on_helper_error,
         }
+        self._fast = [self._fast_printf(a) if a.kind == "printf" else None
+                      for a in resources.actions]
 
     def handle(self, record: bytes) -> bool:
         """Perform one record's action; True when it was exit()."""
         if len(record) < HEADER:
             return False
-        (action_id,) = struct.unpack_from("<Q", record)
-        if action_id >= len(self.resources.actions):
+        (action_id,) = _ID(record)
+        try:
+            fast = self._fast[action_id]
+        except IndexError:
             self.warn(f"WARNING: unknown event id {action_id} from the kernel (ignored)")
+            return False
+        if fast is not None:
+            fast(record)
             return False
         action = self.resources.actions[action_id]
         handler = self.handlers.get(action.kind)
@@ -53,6 +61,19 @@ class EventHandler:
             self.warn(f"WARNING: async action {action.kind} is not supported yet")
             return False
         return bool(handler(action, record[HEADER:]))
+
+    def _fast_printf(self, action: AsyncAction):
+        """printf runs per event: its decoding and formatting are bound once."""
+        from pytrace.output.printf import format_printf
+        decode_args = decoder(action.args, self.symbols)
+        size, elems, fmt = HEADER + action.args.size, action.args.elems, action.fmt or ""
+        write = self.sink.printf
+
+        def printf(record: bytes) -> None:
+            if len(record) < size:
+                record = record + bytes(size - len(record))
+            write(format_printf(fmt, list(zip(elems, decode_args(record[HEADER:])))))
+        return printf
 
     def args(self, action: AsyncAction, payload: bytes) -> list:
         if len(payload) < action.args.size:
