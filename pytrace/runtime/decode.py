@@ -147,9 +147,6 @@ def _decode_slow(ty: T.Type, data: bytes, symbols: Symbols):
     if isinstance(ty, T.BufferType):
         length = min(data[0], ty.length)
         return V.Buffer(bytes(data[1:1 + length]))
-    if isinstance(ty, T.TupleType):
-        return tuple(decode(t, data[off:off + t.size], symbols)
-                     for t, off in zip(ty.elems, ty.offsets))
     if isinstance(ty, T.ArrayType):
         size = ty.elem.size
         return [decode(ty.elem, data[i * size:(i + 1) * size], symbols)

@@ -130,16 +130,6 @@ def program_bytes(elf_object: bytes, spec: ProgramSpec) -> bytes:
     return ObjectReader(elf_object).program(spec)
 
 
-def relocation_sections(elf_object: bytes) -> list[str]:
-    """Names of sections that relocation sections apply to (the loader uses none)."""
-    elf = ELFFile(io.BytesIO(elf_object))
-    out = []
-    for s in elf.iter_sections():
-        if s.header["sh_type"] in ("SHT_REL", "SHT_RELA"):
-            out.append(elf.get_section(s.header["sh_info"]).name)
-    return out
-
-
 def patch_map_fds(insns: bytes, map_fds: list[int]) -> bytes:
     """Rewrite every ld_imm64 with src_reg=BPF_PSEUDO_MAP_FD: imm MAP_INDEX -> fd."""
     if len(insns) % INSN_SIZE:
@@ -176,8 +166,8 @@ def create_map(target, spec: MapSpec) -> int:
     try:
         return target.map_create(map_type, spec.key_size, spec.value_size,
                                  spec.max_entries, name=kernel_name(spec.name))
-    except OSError as e:  # KernelError is an OSError or carries a ready message
-        raise LoadError(f"Could not create map {spec.name}: {e}") from None
+    except PytraceError as e:  # KernelError: a ready message, name the user's map
+        raise LoadError(f"Could not create map {spec.name}: {e.message}") from None
 
 
 def load(target, elf_object: bytes, resources: Resources) -> LoadedObject:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import select
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass, field

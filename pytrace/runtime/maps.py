@@ -28,16 +28,6 @@ def key_decoder(spec: MapSpec, symbols: Symbols):
     return decoder(spec.key_layout, symbols)
 
 
-def decode_key(spec: MapSpec, raw: bytes, symbols: Symbols) -> tuple:
-    return key_decoder(spec, symbols)(raw)
-
-
-def bucket_of(spec: MapSpec, raw: bytes) -> int:
-    # The bucket index is the u64 after the user key fields, 8-aligned.
-    start = T.align_up(spec.key_layout.size, 8) if spec.key_types else 0
-    return int.from_bytes(raw[start:start + 8], "little")
-
-
 def value_decoder(spec: MapSpec, ncpus: int, symbols: Symbols):
     """raw value (all CPUs' slots for per-CPU maps) -> one value."""
     if is_percpu(spec):
@@ -45,10 +35,6 @@ def value_decoder(spec: MapSpec, ncpus: int, symbols: Symbols):
     if isinstance(spec.value_type, T.AggregationType):
         return lambda raw: merge_percpu(spec.value_type, [raw])
     return decoder(spec.value_type, symbols)
-
-
-def decode_value(spec: MapSpec, raw: bytes, ncpus: int, symbols: Symbols):
-    return value_decoder(spec, ncpus, symbols)(raw)
 
 
 def read_raw(target, fd: int, spec: MapSpec, ncpus: int) -> list[tuple[bytes, bytes]]:
