@@ -45,6 +45,8 @@ def compile_program(program: ast.Program, target, *, params: list[str] | None = 
     """`options` (from the session) may carry cpid; `cpid` is the same fact directly."""
     cpid = (options or {}).get("cpid", cpid) or 0
     state = CompileState(program, target, list(params or []), source, cpid=cpid)
+    # -p: user probes resolve binaries through that process (its maps, its root).
+    state.pid = (options or {}).get("pid")
     expand_probes(state)
     check_all(state)
     maps = collect_maps(state)

@@ -35,7 +35,10 @@ def expand_probes(state: CompileState) -> None:
         for ap in probe.attach_points:
             ap = _with_positionals(ap, state.params)
             provider = get_provider(ap.provider, ap.span)
-            specs = provider.expand(ap, state.target)
+            if getattr(provider, "expands_for_pid", False):
+                specs = provider.expand(ap, state.target, pid=getattr(state, "pid", None))
+            else:
+                specs = provider.expand(ap, state.target)
             if groups and groups[-1][0] is provider:
                 groups[-1][1].extend(specs)
             else:

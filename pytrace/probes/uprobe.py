@@ -4,8 +4,9 @@ BINARY is a path or a library/program name (`libc`, `bash`) resolved as the
 dynamic loader would; FUNCTION may be a wildcard over the ELF symbol table,
 and every match attaches the SAME program (one compile, many attachments).
 Each AttachSpec carries the uprobe's file offset, which is what the kernel
-wants. `-p PID` restricts the probes to that process: the pid goes to
-perf_event_open at attach time.
+wants. `-p PID` restricts the probes to that process: names resolve through its
+mappings and its root (/proc/PID/root, so its mount namespace), and the pid
+goes to perf_event_open at attach time.
 """
 
 from __future__ import annotations
@@ -27,11 +28,16 @@ def attach_pid(options: dict) -> int:
     return pid if pid is not None and pid > 0 else -1
 
 
-def binary_path(ap, target, name: str) -> str:
+def binary_path(ap, target, name: str, pid: int | None = None) -> str:
     try:
-        return resolve_binary(target, name)
+        return resolve_binary(target, name, pid if pid and pid > 0 else None)
     except SymbolError as e:
         raise PytraceError(f"{ap.raw or name}: {e}", ap.span) from None
+
+
+def shown_path(path: str) -> str:
+    """How a probe names its binary: as the traced process sees it (no /proc/PID/root)."""
+    return re.sub(r"^/proc/\d+/root(?=/)", "", path)
 
 
 def load_symbols(ap, target, path: str) -> ElfSymbols:
@@ -45,11 +51,12 @@ class UprobeProvider:
     ctx_kind = "pt_regs"
     user = True
     prog_type = "uprobe"
+    expands_for_pid = True  # with -p, names resolve inside that process
 
     def __init__(self, name: str, aliases: tuple[str, ...], retprobe: bool):
         self.name, self.aliases, self.is_return = name, aliases, retprobe
 
-    def expand(self, ap, target) -> list[AttachSpec]:
+    def expand(self, ap, target, pid: int | None = None) -> list[AttachSpec]:
         if len(ap.parts) != 2:
             raise PytraceError(f"{self.name} probe must be {self.name}:BINARY:FUNCTION",
                                ap.span)
@@ -57,8 +64,9 @@ class UprobeProvider:
         if wildcard.has_wildcard(binary):
             raise PytraceError(f"{ap.raw}: wildcards in the binary path are not supported",
                                ap.span)
-        path = binary_path(ap, target, binary)
+        path = binary_path(ap, target, binary, pid)
         elf = load_symbols(ap, target, path)
+        shown = shown_path(path)
         offset = ap.offset or 0
         if self.is_return and offset:
             raise PytraceError(f"{ap.raw}: a {self.name} can not have an offset", ap.span)
@@ -69,7 +77,8 @@ class UprobeProvider:
                 file_offset = elf.file_offset(addr + offset)
             except SymbolError as e:
                 raise PytraceError(f"{ap.raw}: {e}", ap.span) from None
-            return [AttachSpec(self.name, f"{self.name}:{path}:{func}", path, func, file_offset)]
+            return [AttachSpec(self.name, f"{self.name}:{shown}:{func}", path, func,
+                               file_offset)]
         if wildcard.has_wildcard(func):
             if offset:
                 raise PytraceError(f"{ap.raw}: an offset needs one function, not a wildcard",
@@ -77,14 +86,14 @@ class UprobeProvider:
             matches = elf.functions(func)
             if not matches:
                 raise PytraceError(f"{ap.raw}: no function in {path} matches {func}", ap.span)
-            return [AttachSpec(self.name, f"{self.name}:{path}:{s.name}", path, s.name,
+            return [AttachSpec(self.name, f"{self.name}:{shown}:{s.name}", path, s.name,
                                elf.file_offset(s.address)) for s in matches]
         try:
             file_offset = elf.uprobe_offset(func, offset)
         except SymbolError as e:
             raise PytraceError(f"{ap.raw}: {e}", ap.span) from None
         suffix = f"+{offset}" if offset else ""
-        return [AttachSpec(self.name, f"{self.name}:{path}:{func}{suffix}", path, func,
+        return [AttachSpec(self.name, f"{self.name}:{shown}:{func}{suffix}", path, func,
                            file_offset)]
 
     def args_type(self, spec, target):

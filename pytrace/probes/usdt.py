@@ -14,7 +14,7 @@ from pytrace.diagnostics import PytraceError
 from pytrace.kernel import wildcard
 from pytrace.kernel.elf_symbols import ElfSymbols, SymbolError
 from pytrace.kernel.usdt import UsdtError, load_probes, match_probes
-from pytrace.probes.uprobe import attach_pid, binary_path
+from pytrace.probes.uprobe import attach_pid, binary_path, shown_path
 from pytrace.resources import AttachSpec
 
 
@@ -25,8 +25,9 @@ class UsdtProvider:
     ctx_kind = "usdt"
     user = True
     is_return = False
+    expands_for_pid = True
 
-    def expand(self, ap, target) -> list[AttachSpec]:
+    def expand(self, ap, target, pid: int | None = None) -> list[AttachSpec]:
         parts = list(ap.parts)
         if len(parts) == 2:
             binary, provider, name = parts[0], "*", parts[1]
@@ -37,7 +38,7 @@ class UsdtProvider:
         if wildcard.has_wildcard(binary):
             raise PytraceError(f"{ap.raw}: wildcards in the binary path are not supported",
                                ap.span)
-        path = binary_path(ap, target, binary)
+        path = binary_path(ap, target, binary, pid)
         try:
             sites = match_probes(load_probes(target, path), provider, name)
         except (UsdtError, OSError) as e:
@@ -47,7 +48,8 @@ class UsdtProvider:
                                f"{provider}:{name}" if len(parts) == 3 else
                                f"{ap.raw}: no USDT probe in {path} matches {name}", ap.span)
         symbols = self._symbol_addresses(ap, target, path, sites)
-        return [AttachSpec(self.name, f"usdt:{path}:{s.provider}:{s.name}", path, s.name,
+        return [AttachSpec(self.name, f"usdt:{shown_path(path)}:{s.provider}:{s.name}", path,
+                           s.name,
                            s.file_offset,
                            options={"ref_ctr_offset": s.semaphore_offset,
                                     "usdt_args": list(s.args), "usdt_pc": s.pc,

@@ -66,7 +66,8 @@ def run_with_workload(program: str, argv: list[str], *, pid_filter: bool = False
     loaded = None
     try:
         compiled = compile_program(parse(source), target, params=[], source=source,
-                                   cpid=child.pid)
+                                   options={"cpid": child.pid,
+                                            "pid": child.pid if pid_filter else None})
         loaded = load(target, compiled.object, compiled.resources)
         sink = make_sink("text", out)
         options = TraceOptions(

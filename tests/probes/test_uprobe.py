@@ -3,6 +3,8 @@ library names, addresses, -p restriction, and one program attached many times.""
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 
 import pytest
@@ -95,6 +97,16 @@ def test_pid_restricts_the_probe_to_that_process(prog):
     # And the same trace without -p does see the other process.
     unfiltered = _count_while_another_copy_runs(prog, pid_filter=False)
     assert int(unfiltered.rsplit("@: ", 1)[1]) > N
+
+
+def test_with_pid_a_library_name_resolves_through_that_process(prog):
+    # The workload's own libc mapping names the library; the probe counts only it.
+    out = run_with_workload("uprobe:libc:getppid { @[probe] = count(); }", [prog, str(N)],
+                            pid_filter=True)
+    head, maps = out.split("\n\n\n")
+    m = re.fullmatch(r"@\[uprobe:(/\S+):getppid\]: (\d+)\n", maps)
+    assert m and int(m.group(2)) == N, out
+    assert os.path.samefile(m.group(1), resolve_binary(LocalTarget(), "libc"))
 
 
 def test_uprobe_at_an_address(prog):
