@@ -189,19 +189,17 @@ def _func_type(checker, e):
     provider = checker.unit.provider
     if _kind(checker) != "pt_regs" and not getattr(provider, "func_from_spec", False):
         raise error(f"The func builtin can not be used with '{_ptype(checker.unit)}' probes", e)
-    user = getattr(provider, "user", False)
-    if user and getattr(provider, "is_return", False):
-        # The return address is in the caller; the kernel offers no function ip here.
-        raise error(f"The func builtin can not be used with '{_ptype(checker.unit)}' probes",
-                    e)
-    return SymbolType(kernel=not user)
+    return SymbolType(kernel=not getattr(provider, "user", False))
 
 
 def _func(fn, e):
     from pytrace.codegen.module import I64
     provider = fn.unit.provider
     user = getattr(provider, "user", False)
-    if getattr(provider, "is_return", False) or getattr(provider, "func_from_spec", False):
+    if getattr(provider, "func_from_spec", False) or (
+            getattr(provider, "is_return", False) and not user):
+        # The kernel knows the traced function (fentry, kretprobe); a uretprobe's
+        # ip is the return address, so its func is the caller, as in bpftrace 0.17.
         ip = fn.h.call(GET_FUNC_IP, I64, [fn.ctx])
     else:
         ip = fn.load_int(fn.gep(fn.ctx, pt_regs_layout(fn.state.target)["ip"]), 8, False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pytrace.diagnostics import PytraceError
 from pytrace.kernel import wildcard
 from pytrace.kernel.elf_symbols import ElfSymbols, SymbolError
-from pytrace.kernel.usdt import UsdtError, load_probes, match_probes
+from pytrace.kernel.usdt import UsdtError, load_probes, load_process_probes, match_probes
 from pytrace.probes.uprobe import attach_pid, binary_path, shown_path
 from pytrace.resources import AttachSpec
 
@@ -35,26 +35,38 @@ class UsdtProvider:
             binary, provider, name = parts
         else:
             raise PytraceError("usdt probe must be usdt:BINARY[:PROVIDER]:NAME", ap.span)
-        if wildcard.has_wildcard(binary):
-            raise PytraceError(f"{ap.raw}: wildcards in the binary path are not supported",
-                               ap.span)
-        path = binary_path(ap, target, binary, pid)
         try:
-            sites = match_probes(load_probes(target, path), provider, name)
+            if binary == "" or wildcard.has_wildcard(binary):
+                sites = self._process_sites(ap, target, binary or "*", pid)
+                where = "the process's files"
+            else:
+                path = binary_path(ap, target, binary, pid)
+                sites = load_probes(target, path)
+                where = path
+            sites = match_probes(sites, provider, name)
         except (UsdtError, OSError) as e:
             raise PytraceError(f"{ap.raw}: {e}", ap.span) from None
         if not sites:
-            raise PytraceError(f"{ap.raw}: no USDT probe in {path} matches "
+            raise PytraceError(f"{ap.raw}: no USDT probe in {where} matches "
                                f"{provider}:{name}" if len(parts) == 3 else
-                               f"{ap.raw}: no USDT probe in {path} matches {name}", ap.span)
-        symbols = self._symbol_addresses(ap, target, path, sites)
-        return [AttachSpec(self.name, f"usdt:{shown_path(path)}:{s.provider}:{s.name}", path,
-                           s.name,
-                           s.file_offset,
-                           options={"ref_ctr_offset": s.semaphore_offset,
-                                    "usdt_args": list(s.args), "usdt_pc": s.pc,
-                                    "usdt_symbols": symbols})
-                for s in sites]
+                               f"{ap.raw}: no USDT probe in {where} matches {name}", ap.span)
+        specs = []
+        for s in sites:
+            symbols = self._symbol_addresses(ap, target, s.path, [s])
+            specs.append(AttachSpec(
+                self.name, f"usdt:{shown_path(s.path)}:{s.provider}:{s.name}", s.path, s.name,
+                s.file_offset, options={"ref_ctr_offset": s.semaphore_offset,
+                                        "usdt_args": list(s.args), "usdt_pc": s.pc,
+                                        "usdt_symbols": symbols}))
+        return specs
+
+    @staticmethod
+    def _process_sites(ap, target, pattern: str, pid):
+        """`usdt:*:...` (or an empty or wildcard path) with -p: every file the process maps."""
+        if not pid or pid <= 0:
+            raise PytraceError(f"{ap.raw}: a wildcard or empty binary needs -p PID", ap.span)
+        rx = wildcard.compile_wildcard(pattern).fullmatch
+        return [s for s in load_process_probes(target, pid) if rx(shown_path(s.path))]
 
     @staticmethod
     def _symbol_addresses(ap, target, path, sites) -> dict[str, int]:

@@ -66,9 +66,11 @@ def test_func_is_the_probed_function(prog):
     assert out == "Attaching 1 probe...\nwork_two\n\n\n"
 
 
-def test_func_is_refused_for_uretprobes(prog):
-    with pytest.raises(PytraceError, match="func builtin can not be used with 'uretprobe'"):
-        compile_text(f"uretprobe:{prog}:work {{ @[func] = count(); }}", target=LocalTarget())
+def test_uretprobe_func_is_the_caller_as_in_bpftrace(prog):
+    # At a uretprobe the ip is the return address: bpftrace 0.17 prints the caller.
+    out = run_with_workload(f'uretprobe:{prog}:work_two {{ printf("%s\\n", func); exit(); }}',
+                            [prog, "3", "200000"])
+    assert out == "Attaching 1 probe...\nmain\n\n\n"
 
 
 def test_uprobe_by_library_name_on_libc(prog):

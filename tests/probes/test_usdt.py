@@ -70,6 +70,17 @@ def test_pid_restriction(prog):
     assert out.endswith(f"@: {N}\n")
 
 
+def test_wildcard_binary_with_pid_finds_the_process_probes(prog):
+    out = run_with_workload("usdt:*:app:plain { @[probe] = count(); }", [prog, str(N)],
+                            pid_filter=True)
+    assert out == f"Attaching 1 probe...\n\n\n@[usdt:{prog}:app:plain]: {N}\n"
+
+
+def test_wildcard_binary_without_pid_is_an_error(prog):
+    with pytest.raises(PytraceError, match="a wildcard or empty binary needs -p PID"):
+        compile_text("usdt:*:app:plain { @ = count(); }", target=LocalTarget())
+
+
 def test_argument_past_the_last_is_an_error(prog):
     with pytest.raises(PytraceError, match="arg3: .*app:plain has 3 arguments"):
         compile_text(f"usdt:{prog}:app:plain {{ @ = arg3; }}", target=LocalTarget())
