@@ -81,6 +81,17 @@ def test_wildcard_binary_without_pid_is_an_error(prog):
         compile_text("usdt:*:app:plain { @ = count(); }", target=LocalTarget())
 
 
+def test_one_block_for_a_usdt_probe_and_a_uprobe(prog):
+    # Different providers under one block: one program each, one shared body.
+    text = f"usdt:{prog}:app:plain, uprobe:{prog}:guarded_site {{ @[probe] = count(); }}"
+    assert len(compile_text(text, target=LocalTarget()).resources.programs) == 2
+    out = run_with_workload(text, [prog, str(N)])
+    head, maps = out.split("\n\n\n")
+    assert head == "Attaching 2 probes..."
+    assert sorted(maps.splitlines()) == sorted([f"@[usdt:{prog}:app:plain]: {N}",
+                                                f"@[uprobe:{prog}:guarded_site]: {N}"])
+
+
 def test_argument_past_the_last_is_an_error(prog):
     with pytest.raises(PytraceError, match="arg3: .*app:plain has 3 arguments"):
         compile_text(f"usdt:{prog}:app:plain {{ @ = arg3; }}", target=LocalTarget())
