@@ -9,7 +9,6 @@ return before anything is loaded.
 
 from __future__ import annotations
 
-import inspect
 import io
 import os
 import pprint
@@ -34,6 +33,7 @@ class Session:
     separator_stream: object | None = None  # where "\n\n" goes if not `output`
     flush_each_batch: bool = True
     helper_errors: int = 0
+    warning_stream: object | None = None  # stderr when None
 
     def __post_init__(self):
         if isinstance(self.program, str):
@@ -52,14 +52,13 @@ class Session:
 
     def compile(self, cpid: int = 0):
         from pytrace.compiler import compile_program
-        extra = {}
-        accepted = inspect.signature(compile_program).parameters
-        if "options" in accepted:
-            extra["options"] = self.compile_options(cpid)
-        elif "cpid" in accepted:
-            extra["cpid"] = cpid
-        return compile_program(self.parse(), self.get_target(), params=list(self.params),
-                               source=self.program, **extra)
+        compiled = compile_program(self.parse(), self.get_target(), params=list(self.params),
+                                   source=self.program, options=self.compile_options(cpid))
+        # Like bpftrace: located warnings go to stderr and the program still runs.
+        stream = self.warning_stream if self.warning_stream is not None else sys.stderr
+        for warning in compiled.warnings:
+            print(warning.render(self.program), file=stream)
+        return compiled
 
     def compile_options(self, cpid: int) -> dict:
         return {"cpid": cpid, "pid": self.pid, "helper_errors": self.helper_errors}
