@@ -1,0 +1,114 @@
+"""Start-up time of pytrace against bpftrace, as fresh processes.
+
+Each tracer runs a program from start to exit as a new process, N times;
+the figures are medians of wall time and of the child's CPU time (user +
+sys, steadier than wall time on a busy 2-core machine). Two programs:
+- `BEGIN { exit(); }`: the floor of any run (imports, compile, load, exit);
+- a 12-probe script: 11 syscall tracepoints counting into maps plus
+  `BEGIN { exit(); }`, so every probe is compiled, loaded and attached and
+  the maps are printed at exit.
+
+pytrace is run both as `python3 -m pytrace` and through the installed
+`pytrace` console script, with the interpreter's real path (a pyenv shim
+adds ~100 ms of bash before Python starts, which a real install has not).
+Bytecode caching is on, as on a real install where pip wrote .pyc files:
+PYTHONDONTWRITEBYTECODE is removed from the children's environment and one
+unmeasured warm-up run writes the caches. `python3 -c pass` is shown as the
+interpreter's own floor (it includes this machine's site-packages .pth
+hooks).
+
+Run as root:  python3 bench/startup.py [--runs N]
+bpftrace is optional (its rows are skipped when it is not installed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BEGIN_EXIT = "BEGIN { exit(); }"
+
+TWELVE_PROBES = "\n".join(
+    [f"tracepoint:syscalls:sys_enter_{name} {{ @{name} = count(); }}"
+     for name in ("getpid", "getppid", "read", "write", "openat", "close",
+                  "mmap", "munmap", "brk", "ioctl", "nanosleep")]
+    + [BEGIN_EXIT])
+
+
+def interpreter() -> str:
+    """The real interpreter binary, not a shim script in front of it."""
+    return os.path.realpath(sys.executable)
+
+
+def console_script() -> str | None:
+    """The installed `pytrace` script next to the interpreter, if any."""
+    beside = Path(sys.executable).resolve().parent / "pytrace"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("pytrace")
+    return found
+
+
+def commands() -> dict[str, list[str]]:
+    py = interpreter()
+    cmds = {"python3 -c pass (floor)": [py, "-c", "pass"],
+            "python3 -m pytrace": [py, "-m", "pytrace", "-e"]}
+    script = console_script()
+    if script:
+        cmds["pytrace (script)"] = [script, "-e"]
+    if shutil.which("bpftrace"):
+        cmds["bpftrace"] = ["bpftrace", "-e"]
+    return cmds
+
+
+def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one fresh process run to exit."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed ({proc.returncode}): "
+                         f"{proc.stderr.decode(errors='replace').strip()}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def measure(argv: list[str], env: dict[str, str], runs: int) -> tuple[float, float]:
+    run_once(argv, env)  # warm-up: writes .pyc caches, warms the page cache
+    samples = [run_once(argv, env) for _ in range(runs)]
+    return (statistics.median(s[0] for s in samples),
+            statistics.median(s[1] for s in samples))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    opts = parser.parse_args()
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # bpftrace 0.17 warns when it cannot raise RLIMIT_MEMLOCK; harmless here.
+    programs = {"BEGIN { exit(); }": BEGIN_EXIT, "12-probe script": TWELVE_PROBES}
+    print(f"{'program':<20} {'command':<26} {'wall ms':>8} {'cpu ms':>8}")
+    for label, program in programs.items():
+        for name, argv in commands().items():
+            full = argv if name.endswith("(floor)") else argv + [program]
+            if name.endswith("(floor)") and program is not BEGIN_EXIT:
+                continue
+            wall, cpu = measure(full, env, opts.runs)
+            print(f"{label:<20} {name:<26} {wall * 1000:8.0f} {cpu * 1000:8.0f}",
+                  flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
