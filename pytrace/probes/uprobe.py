@@ -1,7 +1,9 @@
 """uprobe/uretprobe:BINARY:FUNCTION[+OFFSET] (or :ADDRESS): user functions, by path or library name.
 
 BINARY is a path or a library/program name (`libc`, `bash`) resolved as the
-dynamic loader would; FUNCTION may be a wildcard over the ELF symbol table,
+dynamic loader would; FUNCTION is a symbol or a demangled C++ name
+(`ns::f` matches every overload, `"ns::f(int)"` one); it may be a wildcard
+over the ELF symbol table (C++ functions match by demangled name too),
 and every match attaches the SAME program (one compile, many attachments).
 Each AttachSpec carries the uprobe's file offset, which is what the kernel
 wants. `-p PID` restricts the probes to that process: names resolve through its
@@ -16,6 +18,7 @@ import re
 from pytrace.diagnostics import PytraceError
 from pytrace.kernel import wildcard
 from pytrace.kernel.elf_symbols import ElfSymbols, SymbolError, resolve_binary
+from pytrace.probes.demangle import demangle, without_parameters
 from pytrace.resources import AttachSpec
 
 _ADDRESS = re.compile(r"^(0[xX][0-9a-fA-F]+|\d+)$")
@@ -40,6 +43,17 @@ def shown_path(path: str) -> str:
     return re.sub(r"^/proc/\d+/root(?=/)", "", path)
 
 
+def cpp_functions(elf: ElfSymbols, matches) -> list[tuple[str, object]]:
+    """(demangled name, symbol) of C++ functions whose demangled name, or that name
+    without its parameter list, satisfies `matches` (as bpftrace matches them)."""
+    out = []
+    for sym in elf.functions("_Z*"):
+        full = demangle(sym.name)
+        if full is not None and (matches(full) or matches(without_parameters(full))):
+            out.append((full, sym))
+    return out
+
+
 def load_symbols(ap, target, path: str) -> ElfSymbols:
     try:
         return ElfSymbols.load(target, path)
@@ -57,10 +71,11 @@ class UprobeProvider:
         self.name, self.aliases, self.is_return = name, aliases, retprobe
 
     def expand(self, ap, target, pid: int | None = None) -> list[AttachSpec]:
-        if len(ap.parts) != 2:
+        if len(ap.parts) < 2:
             raise PytraceError(f"{self.name} probe must be {self.name}:BINARY:FUNCTION",
                                ap.span)
-        binary, func = ap.parts
+        # An unquoted C++ name (`ns::f`) was split at its colons: put it back together.
+        binary, func = ap.parts[0], ":".join(ap.parts[1:])
         if wildcard.has_wildcard(binary):
             raise PytraceError(f"{ap.raw}: wildcards in the binary path are not supported",
                                ap.span)
@@ -83,11 +98,20 @@ class UprobeProvider:
             if offset:
                 raise PytraceError(f"{ap.raw}: an offset needs one function, not a wildcard",
                                    ap.span)
-            matches = elf.functions(func)
+            rx = wildcard.compile_wildcard(func).fullmatch
+            matches = [(s.name, s) for s in elf.functions(func)]
+            seen = {s.address for _, s in matches}
+            matches += [(d, s) for d, s in cpp_functions(elf, rx) if s.address not in seen]
             if not matches:
                 raise PytraceError(f"{ap.raw}: no function in {path} matches {func}", ap.span)
-            return [AttachSpec(self.name, f"{self.name}:{shown}:{s.name}", path, s.name,
-                               elf.file_offset(s.address)) for s in matches]
+            return [AttachSpec(self.name, f"{self.name}:{shown}:{name}", path, name,
+                               elf.file_offset(s.address)) for name, s in matches]
+        if elf.lookup(func) is None:
+            # Not a symbol as written: a C++ name, `ns::f` (every overload) or `ns::f(int)`.
+            found = cpp_functions(elf, lambda d: d == func)
+            if found and not offset:
+                return [AttachSpec(self.name, f"{self.name}:{shown}:{d}", path, d,
+                                   elf.file_offset(s.address)) for d, s in found]
         try:
             file_offset = elf.uprobe_offset(func, offset)
         except SymbolError as e:

@@ -127,3 +127,31 @@ def syscalls(tmp: Path) -> str:
 
 def watched(tmp: Path) -> str:
     return str(build_c(WATCHED, tmp, "watched", flags=("-O1", "-no-pie")))
+
+CPP = r"""
+#include <stdlib.h>
+#include <unistd.h>
+volatile long sink;
+static int wait_for_go(void) { char c; return getenv("NOWAIT") != 0 || read(0, &c, 1) == 1; }
+namespace ns {
+struct Widget {
+    int v;
+    explicit Widget(int x) : v(x) {}
+    int poke(int a) const;
+};
+__attribute__((noinline)) int Widget::poke(int a) const { sink += a; return v + a; }
+}
+__attribute__((noinline)) int foo(int a) { sink += a; return a + 1; }
+__attribute__((noinline)) int foo() { sink += 1; return 3; }
+int main(int argc, char **argv) {
+    if (!wait_for_go()) return 1;
+    int n = atoi(argv[1]);
+    ns::Widget w(n);
+    for (int i = 0; i < n; i++) sink += w.poke(i) + foo(i) + foo() + foo();
+    return 0;
+}
+"""
+
+
+def cpp(tmp: Path) -> str:
+    return str(build_c(CPP, tmp, "cpp", flags=("-x", "c++", "-O1")))
