@@ -15,7 +15,8 @@ import os
 import platform
 import struct
 
-from pytrace.kernel.errors import (CAP_BPF, CAP_PERFMON, ENOTSUPP, MapError, ProgLoadError,
+from pytrace.kernel.errors import (CAP_BPF, CAP_PERFMON, ENOTSUPP, KernelError, MapError,
+                                   ProgLoadError,
                                    ProgPermissionError, errno_text, permission_error)
 
 SYS_BPF = {"x86_64": 321, "aarch64": 280}.get(platform.machine(), 321)
@@ -26,6 +27,7 @@ PROG_LOAD = 5
 PROG_TEST_RUN = 10
 OBJ_GET_INFO_BY_FD = 15
 RAW_TRACEPOINT_OPEN = 17
+BTF_LOAD = 18
 MAP_LOOKUP_BATCH, MAP_LOOKUP_AND_DELETE_BATCH, MAP_DELETE_BATCH = 24, 25, 27
 LINK_CREATE = 28
 
@@ -315,7 +317,8 @@ LOG_MAX = 1 << 26   # above this the kernel says EINVAL (log_size limit)
 def prog_load(prog_type: int, insns: bytes, license: str = "GPL", *, name: str = "",
               expected_attach_type: int = 0, attach_btf_id: int = 0,
               attach_btf_obj_fd: int = 0, kern_version: int = 0,
-              log_level: int = 0) -> tuple[int, str]:
+              log_level: int = 0, prog_btf_fd: int = 0,
+              func_info: bytes = b"") -> tuple[int, str]:
     """Load a program; returns (fd, verifier log).
 
     Without log_level the first try has no log buffer (fast path); on failure it
@@ -327,6 +330,9 @@ def prog_load(prog_type: int, insns: bytes, license: str = "GPL", *, name: str =
                             errno.EINVAL)
     lic = ctypes.create_string_buffer(license.encode())
     code = _buffer(insns, len(insns))
+    # func_info: 8-byte bpf_func_info records (insn_off, BTF FUNC id), needed by
+    # programs that pass callbacks to helpers.
+    funcs = _buffer(func_info, len(func_info)) if func_info else None
     size = LOG_START if log_level else 0
     while True:
         log = ctypes.create_string_buffer(size) if size else None
@@ -334,7 +340,9 @@ def prog_load(prog_type: int, insns: bytes, license: str = "GPL", *, name: str =
                      (16, "Q", _addr(lic)), (24, "I", log_level if size else 0),
                      (28, "I", size), (32, "Q", _addr(log)), (40, "I", kern_version),
                      (68, "I", expected_attach_type), (108, "I", attach_btf_id),
-                     (112, "I", attach_btf_obj_fd))
+                     (112, "I", attach_btf_obj_fd), (72, "I", prog_btf_fd),
+                     (76, "I", 8 if func_info else 0), (80, "Q", _addr(funcs)),
+                     (88, "I", len(func_info) // 8))
         struct.pack_into("16s", attr, 48, _prog_name(name))
         try:
             fd = sys_bpf(PROG_LOAD, attr)
@@ -349,6 +357,23 @@ def prog_load(prog_type: int, insns: bytes, license: str = "GPL", *, name: str =
             size, log_level = LOG_START, log_level or 1
             continue
         raise _prog_error(prog_type, name, err, _log_text(log)) from None
+
+
+def btf_load(blob: bytes) -> int:
+    """Load a BTF blob (BPF_BTF_LOAD); returns its fd. On rejection the error
+    carries the kernel's BTF log."""
+    data = _buffer(blob, len(blob))
+    try:
+        return sys_bpf(BTF_LOAD, _attr((0, "Q", _addr(data)), (16, "I", len(blob))))
+    except OSError as first:
+        log = ctypes.create_string_buffer(LOG_START)
+        try:
+            return sys_bpf(BTF_LOAD, _attr((0, "Q", _addr(data)), (8, "Q", _addr(log)),
+                                           (16, "I", len(blob)), (20, "I", LOG_START),
+                                           (24, "I", 1)))
+        except OSError:
+            raise KernelError(f"cannot load BTF: {errno_text(first.errno)}: "
+                              f"{_log_text(log).strip()}", first.errno) from None
 
 
 def _prog_name(name: str) -> bytes:

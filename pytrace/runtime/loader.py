@@ -18,6 +18,7 @@ import struct
 from dataclasses import dataclass, field
 
 from elftools.elf.elffile import ELFFile
+from elftools.elf.relocation import RelocationSection
 from elftools.elf.sections import SymbolTableSection
 
 from pytrace.diagnostics import PytraceError
@@ -39,6 +40,7 @@ PROG_TYPES = {
 INSN_SIZE = 8
 LD_IMM64 = 0x18
 PSEUDO_MAP_FD = 1
+PSEUDO_FUNC = 4  # ld_imm64 of a subprogram (callbacks of bpf_for_each_map_elem ...)
 
 
 class LoadError(PytraceError):
@@ -89,41 +91,92 @@ class LoadedObject:
 # ---- reading the ELF object ---------------------------------------------------
 
 class ObjectReader:
-    """The program sections and function symbols of one BPF ELF object, parsed once."""
+    """The program sections, function symbols and subprogram references of one
+    BPF ELF object, parsed once."""
 
     def __init__(self, elf_object: bytes):
         elf = ELFFile(io.BytesIO(elf_object))
         self.sections: dict[str, bytes] = {}
         index_to_name: dict[int, str] = {}
-        self.relocated: set[str] = set()
         for i, section in enumerate(elf.iter_sections()):
-            kind = section.header["sh_type"]
-            if kind == "SHT_PROGBITS" and section.header["sh_flags"] & 0x4:  # SHF_EXECINSTR
+            if (section.header["sh_type"] == "SHT_PROGBITS"
+                    and section.header["sh_flags"] & 0x4):  # SHF_EXECINSTR
                 self.sections[section.name] = section.data()
                 index_to_name[i] = section.name
-            elif kind in ("SHT_REL", "SHT_RELA"):
-                self.relocated.add(elf.get_section(section.header["sh_info"]).name)
-        # (section, function) -> (start, size) of every function symbol.
+        # (section, function) -> (start, size), and (section, start) -> size.
         self.functions: dict[tuple[str, str], tuple[int, int]] = {}
+        self.function_at: dict[tuple[str, int], tuple[int, str]] = {}
+        symbols = []
         for section in elf.iter_sections():
             if not isinstance(section, SymbolTableSection):
                 continue
-            for sym in section.iter_symbols():
+            symbols = list(section.iter_symbols())
+            for sym in symbols:
                 shndx = sym["st_shndx"]
                 if sym["st_info"]["type"] == "STT_FUNC" and shndx in index_to_name:
-                    self.functions[(index_to_name[shndx], sym.name)] = (
-                        sym["st_value"], sym["st_size"])
+                    where = (sym["st_value"], sym["st_size"])
+                    self.functions[(index_to_name[shndx], sym.name)] = where
+                    self.function_at[(index_to_name[shndx], where[0])] = (where[1], sym.name)
+        # Relocations in program sections: (offset, section and value of the symbol).
+        # LLVM emits them only for ld_imm64 references to subprograms (callbacks);
+        # maps never need one (they are llvm.bpf.pseudo immediates).
+        self.relocations: dict[str, list[tuple[int, str | None, int]]] = {}
+        for section in elf.iter_sections():
+            if not isinstance(section, RelocationSection):
+                continue
+            applies_to = elf.get_section(section.header["sh_info"]).name
+            if applies_to not in self.sections:
+                continue  # .eh_frame and other non-code sections
+            for rel in section.iter_relocations():
+                sym = symbols[rel["r_info_sym"]]
+                self.relocations.setdefault(applies_to, []).append(
+                    (rel["r_offset"], index_to_name.get(sym["st_shndx"]), sym["st_value"]))
 
     def program(self, spec: ProgramSpec) -> bytes:
-        """The instructions of spec.function in section spec.section."""
+        """The instructions of spec.function, followed by the subprograms it references."""
+        return self.link(spec)[0]
+
+    def link(self, spec: ProgramSpec) -> tuple[bytes, list[tuple[str, int]]]:
+        """The program's instructions with its subprograms appended, and the
+        (name, first instruction) of each subprogram."""
         data = self.sections.get(spec.section)
         if data is None:
             raise LoadError(f"internal: the BPF object has no section {spec.section!r}")
         where = self.functions.get((spec.section, spec.function))
         if where is None:
-            return data  # one function per section: the whole section is the program
-        start, size = where
-        return data[start:start + size] if size else data[start:]
+            start, size = 0, len(data)  # one function per section: the whole section
+        else:
+            start, size = where
+            size = size or len(data) - start
+        insns = bytearray(data[start:start + size])
+        placed: dict[tuple[str, int], int] = {}  # subprogram -> its first insn index
+        subprograms: list[tuple[str, int]] = []
+        for offset, sym_section, sym_value in self.relocations.get(spec.section, []):
+            if not start <= offset < start + size:
+                continue
+            pc = offset - start
+            if insns[pc] != LD_IMM64 or sym_section is None:
+                raise LoadError(f"internal: unsupported relocation in {spec.section} "
+                                f"at {offset:#x}")
+            # REL relocations keep the addend in the instruction: the byte offset of
+            # the subprogram within its section.
+            (addend,) = struct.unpack_from("<i", insns, pc + 4)
+            key = (sym_section, sym_value + addend)
+            if key not in placed:
+                sub_size, sub_name = self.function_at.get(key, (None, ""))
+                if sub_size is None:
+                    raise LoadError(f"internal: relocation in {spec.section} points at "
+                                    f"no function ({key[0]}+{key[1]:#x})")
+                if any(key[1] <= off < key[1] + sub_size
+                       for off, _, _ in self.relocations.get(key[0], [])):
+                    raise LoadError("internal: nested subprogram references are not supported")
+                placed[key] = len(insns) // INSN_SIZE
+                subprograms.append((sub_name, placed[key]))
+                insns += self.sections[key[0]][key[1]:key[1] + sub_size]
+            # The kernel wants the subprogram's position relative to the next insn.
+            insns[pc + 1] = (PSEUDO_FUNC << 4) | (insns[pc + 1] & 0x0F)
+            struct.pack_into("<i", insns, pc + 4, placed[key] - pc // INSN_SIZE - 1)
+        return bytes(insns), subprograms
 
 
 def program_bytes(elf_object: bytes, spec: ProgramSpec) -> bytes:
@@ -173,18 +226,14 @@ def create_map(target, spec: MapSpec) -> int:
 def load(target, elf_object: bytes, resources: Resources) -> LoadedObject:
     """Create every map and load every program; on failure close what was made."""
     reader = ObjectReader(elf_object)
-    for spec in resources.programs:
-        if spec.section in reader.relocated:
-            # Only ld_imm64 map indexes are patched; a relocation would be ignored.
-            raise LoadError(f"internal: section {spec.section} has relocations "
-                            "the loader does not apply")
     loaded = LoadedObject(resources)
     try:
         for spec in resources.maps:
             loaded.map_fds.append(create_map(target, spec))
         for spec in resources.programs:
-            insns = patch_map_fds(reader.program(spec), loaded.map_fds)
-            fd = load_program(target, spec, insns, resources)
+            linked, subprograms = reader.link(spec)
+            insns = patch_map_fds(linked, loaded.map_fds)
+            fd = load_program(target, spec, insns, resources, subprograms)
             loaded.programs.append(LoadedProgram(spec, fd, len(insns) // INSN_SIZE))
     except BaseException:
         loaded.close(target)
@@ -193,7 +242,23 @@ def load(target, elf_object: bytes, resources: Resources) -> LoadedObject:
 
 
 def load_program(target, spec: ProgramSpec, insns: bytes,
-                 resources: Resources | None = None) -> int:
+                 resources: Resources | None = None,
+                 subprograms: list[tuple[str, int]] | None = None) -> int:
+    """Load one program; with subprograms, under the BTF that declares them."""
+    if not subprograms:
+        return _load_program(target, spec, insns, resources)
+    from pytrace.runtime import func_btf
+    blob, func_info = func_btf.build(spec.function, subprograms)
+    btf_fd = target.btf_load(blob)
+    try:  # the program keeps its own reference to the BTF
+        return _load_program(target, spec, insns, resources,
+                             prog_btf_fd=btf_fd, func_info=func_info)
+    finally:
+        target.close(btf_fd)
+
+
+def _load_program(target, spec: ProgramSpec, insns: bytes,
+                  resources: Resources | None = None, **btf) -> int:
     from pytrace.kernel.errors import ProgLoadError
 
     prog_type = PROG_TYPES.get(spec.prog_type)
@@ -201,7 +266,7 @@ def load_program(target, spec: ProgramSpec, insns: bytes,
         raise LoadError(f"internal: unknown program type {spec.prog_type!r}")
     kwargs = dict(name=kernel_name(spec.function),
                   expected_attach_type=spec.expected_attach_type,
-                  attach_btf_id=spec.attach_btf_id)
+                  attach_btf_id=spec.attach_btf_id, **btf)
     try:
         fd, _ = target.prog_load(prog_type, insns, "GPL", **kwargs)
         return fd

@@ -72,9 +72,16 @@ class Target(ABC):
     def prog_load(self, prog_type: int, insns: bytes, license: str = "GPL", *,
                   name: str = "", expected_attach_type: int = 0,
                   attach_btf_id: int = 0, kern_version: int = 0,
-                  log_level: int = 0) -> tuple[int, str]:
+                  log_level: int = 0, prog_btf_fd: int = 0,
+                  func_info: bytes = b"") -> tuple[int, str]:
         """Load a program; returns (fd, verifier log). On rejection raises
-        ProgLoadError carrying the verifier log."""
+        ProgLoadError carrying the verifier log. prog_btf_fd and func_info
+        (8-byte bpf_func_info records) describe its functions, which programs
+        with callback subprograms need."""
+
+    @abstractmethod
+    def btf_load(self, blob: bytes) -> int:
+        """Load a BTF blob into the kernel; returns its fd."""
 
     @abstractmethod
     def prog_test_run(self, fd: int, ctx: bytes = b"") -> int:

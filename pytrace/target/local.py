@@ -25,6 +25,7 @@ class LocalTarget(LocalFiles, Target):
     def __init__(self):
         self._maps: dict[int, tuple[int, int, int, int]] = {}   # fd -> type, key, value, max
         self._progs: dict[int, int] = {}                         # fd -> expected_attach_type
+        self._btfs: set[int] = set()                             # BTF blobs we loaded
         self._attachments: dict[int, list[int]] = {}             # handle -> fds it owns
         self._readers: dict[int, RingBufferReader] = {}          # id(reader) -> reader
         self._ncpus: int | None = None
@@ -80,13 +81,20 @@ class LocalTarget(LocalFiles, Target):
 
     # ---- programs ----------------------------------------------------------------------
     def prog_load(self, prog_type, insns, license="GPL", *, name="", expected_attach_type=0,
-                  attach_btf_id=0, kern_version=0, log_level=0):
+                  attach_btf_id=0, kern_version=0, log_level=0, prog_btf_fd=0,
+                  func_info=b""):
         fd, log = bpf.prog_load(prog_type, insns, license, name=name,
                                 expected_attach_type=expected_attach_type,
                                 attach_btf_id=attach_btf_id, kern_version=kern_version,
-                                log_level=log_level)
+                                log_level=log_level, prog_btf_fd=prog_btf_fd,
+                                func_info=func_info)
         self._progs[fd] = expected_attach_type
         return fd, log
+
+    def btf_load(self, blob):
+        fd = bpf.btf_load(blob)
+        self._btfs.add(fd)
+        return fd
 
     def prog_test_run(self, fd, ctx=b""):
         return bpf.prog_test_run(fd, ctx)
@@ -176,6 +184,7 @@ class LocalTarget(LocalFiles, Target):
                 del self._readers[key]
         self._maps.pop(fd, None)
         self._progs.pop(fd, None)
+        self._btfs.discard(fd)
         _close_quietly(fd)
 
     def close_all(self):
@@ -185,10 +194,11 @@ class LocalTarget(LocalFiles, Target):
         for reader in self._readers.values():
             reader.close()
         self._readers.clear()
-        for fd in list(self._progs) + list(self._maps):
+        for fd in list(self._progs) + list(self._maps) + list(self._btfs):
             _close_quietly(fd)
         self._progs.clear()
         self._maps.clear()
+        self._btfs.clear()
 
 
 def _close_quietly(fd: int) -> None:
