@@ -12,6 +12,7 @@ import struct
 import sys
 import time
 
+from pytrace.output.sink import Sink
 from pytrace.resources import AsyncAction, Resources
 from pytrace.runtime.decode import Symbols, decode, decoder
 
@@ -41,19 +42,53 @@ class EventHandler:
         }
         self._fast = [self._fast_printf(a) if a.kind == "printf" else None
                       for a in resources.actions]
+        # The text sink's printf only writes its text: a batch's lines can be
+        # joined into one write. Other sinks (JSON) wrap each line.
+        self._join_lines = type(sink) is Sink
 
     def handle(self, record: bytes) -> bool:
         """Perform one record's action; True when it was exit()."""
-        if len(record) < HEADER:
-            return False
-        (action_id,) = _ID(record)
+        return self.handle_batch((record,))
+
+    def handle_batch(self, records, stop_at_exit: bool = True) -> bool:
+        """Perform records in order; True when one was exit() (with stop_at_exit,
+        the records after it are left unperformed).
+
+        printf lines of a batch are joined and written at once, before any other
+        action's output, so the order of the output is the order of the records.
+        """
+        fast, lines, exiting = self._fast, [], False
         try:
-            fast = self._fast[action_id]
-        except IndexError:
+            for record in records:
+                if len(record) < HEADER:
+                    continue
+                (action_id,) = _ID(record)
+                printf = fast[action_id] if action_id < len(fast) else None
+                if printf is not None:
+                    lines.append(printf(record))
+                    continue
+                if lines:
+                    self._write_lines(lines)
+                    lines = []
+                if self._handle_other(action_id, record):
+                    exiting = True
+                    if stop_at_exit:
+                        return True
+            return exiting
+        finally:
+            if lines:
+                self._write_lines(lines)
+
+    def _write_lines(self, lines: list[str]) -> None:
+        if self._join_lines:
+            self.sink.printf("".join(lines))
+        else:
+            for line in lines:
+                self.sink.printf(line)
+
+    def _handle_other(self, action_id: int, record: bytes) -> bool:
+        if action_id >= len(self.resources.actions):
             self.warn(f"WARNING: unknown event id {action_id} from the kernel (ignored)")
-            return False
-        if fast is not None:
-            fast(record)
             return False
         action = self.resources.actions[action_id]
         handler = self.handlers.get(action.kind)
@@ -63,16 +98,17 @@ class EventHandler:
         return bool(handler(action, record[HEADER:]))
 
     def _fast_printf(self, action: AsyncAction):
-        """printf runs per event: its decoding and formatting are bound once."""
-        from pytrace.output.printf import format_printf
+        """printf runs per event: its decoding and formatting are bound once,
+        leaving one struct unpack and one %-format per record."""
+        from pytrace.output.printf import bind_printf
         decode_args = decoder(action.args, self.symbols)
-        size, elems, fmt = HEADER + action.args.size, action.args.elems, action.fmt or ""
-        write = self.sink.printf
+        text = bind_printf(action.fmt or "", tuple(action.args.elems))
+        size = HEADER + action.args.size
 
-        def printf(record: bytes) -> None:
+        def printf(record: bytes) -> str:
             if len(record) < size:
                 record = record + bytes(size - len(record))
-            write(format_printf(fmt, list(zip(elems, decode_args(record[HEADER:])))))
+            return text(decode_args(record[HEADER:]))
         return printf
 
     def args(self, action: AsyncAction, payload: bytes) -> list:

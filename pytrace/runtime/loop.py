@@ -158,11 +158,10 @@ class _Loop:
             records = self.reader.poll(0)
             if not records:
                 return False
-            for record in records:
-                if self.handler.handle(record) and stop_at_exit:
-                    self._after_batch()
-                    return True
+            exiting = self.handler.handle_batch(records, stop_at_exit)
             self._after_batch()
+            if exiting and stop_at_exit:
+                return True
 
     def _after_batch(self) -> None:
         if self.options.flush_each_batch:
