@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pytrace import ast
 from pytrace.diagnostics import PytraceError, PytraceWarning, Source, Span
 from pytrace.resources import AsyncAction, AttachSpec
-from pytrace.types import Type
+from pytrace.types import Type, value_type
 
 
-@dataclass(frozen=True)
+@value_type
 class UnknownType(Type):
     """A value whose type is not known yet (a map read before its first assignment)."""
 

@@ -10,10 +10,9 @@ as well as the signed column, which says 0 for those.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from pytrace.types import (ArrayType, IntType, PointerType, RecordField, RecordType,
-                           StringType)
+                           StringType, value_type)
 
 TRACEFS_ROOTS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 
@@ -22,7 +21,7 @@ _SIGNED_NAMES = {"int", "long", "short", "long long", "signed char", "pid_t", "s
                  "__s64", "int8_t", "int16_t", "int32_t", "int64_t", "time64_t", "clockid_t"}
 
 
-@dataclass(frozen=True)
+@value_type
 class DataLocType(StringType):
     """A `__data_loc char[]` field: a u32 (len << 16 | offset) locating a string."""
 
