@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -87,6 +88,7 @@ def _count_while_another_copy_runs(prog, pid_filter: bool) -> str:
     try:
         other.stdin.write(b"g")
         other.stdin.flush()
+        time.sleep(0.1)  # let it get going before the trace attaches
         return run_with_workload(f"uprobe:{prog}:work {{ @ = count(); }}", [prog, str(N)],
                                  pid_filter=pid_filter)
     finally:
