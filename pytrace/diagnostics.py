@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pytrace.types import Frozen, value_type
 
-@dataclass(frozen=True)
-class Span:
+
+@value_type
+class Span(Frozen):
     """A region of the source: 1-based lines and columns, end column exclusive."""
 
     line: int

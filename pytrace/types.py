@@ -42,7 +42,7 @@ def value_type(cls):
     return cls
 
 
-class _Frozen:
+class Frozen:
     """Immutable field-wise value: the methods @dataclass(frozen=True) generated per class."""
 
     _fields = ()
@@ -68,7 +68,7 @@ class _Frozen:
 
 
 @value_type
-class Type(_Frozen):
+class Type(Frozen):
     @property
     def size(self) -> int:
         raise NotImplementedError
@@ -197,7 +197,7 @@ class ArrayType(Type):
 
 
 @value_type
-class RecordField(_Frozen):
+class RecordField(Frozen):
     name: str
     type: Type
     offset: int

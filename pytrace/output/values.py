@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pytrace.types import Frozen, value_type
 
-@dataclass(frozen=True)
-class Frame:
+
+@value_type
+class Frame(Frozen):
     addr: int
     name: str | None = None  # None when the address could not be resolved
     offset: int = 0
@@ -21,30 +23,30 @@ class Frame:
     module: str | None = None
 
 
-@dataclass(frozen=True)
-class Stack:
+@value_type
+class Stack(Frozen):
     frames: tuple[Frame, ...]
     mode: str = "bpftrace"  # bpftrace, perf, raw
     kernel: bool = True
 
 
-@dataclass(frozen=True)
-class Symbol:
+@value_type
+class Symbol(Frozen):
     """ksym()/usym(): prints the bare name (or 0x address when unresolved)."""
 
     addr: int
     name: str | None = None
 
 
-@dataclass(frozen=True)
-class Named:
+@value_type
+class Named(Frozen):
     """A value that prints as given text: probe names, usernames, inet addresses."""
 
     text: str
 
 
-@dataclass(frozen=True)
-class Buffer:
+@value_type
+class Buffer(Frozen):
     data: bytes
 
 
@@ -55,13 +57,13 @@ class Histogram:
     buckets: dict[int, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class AvgValue:
+@value_type
+class AvgValue(Frozen):
     count: int
     total: int
 
 
-@dataclass(frozen=True)
-class StatsValue:
+@value_type
+class StatsValue(Frozen):
     count: int
     total: int
