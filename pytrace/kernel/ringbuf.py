@@ -20,6 +20,7 @@ from pytrace.kernel.errors import MapError
 
 BUSY_BIT = 1 << 31
 DISCARD_BIT = 1 << 30
+LENGTH_MASK = ~(BUSY_BIT | DISCARD_BIT) & 0xFFFFFFFF
 HEADER_SIZE = 8
 
 
@@ -56,23 +57,26 @@ class RingBufferReader:
 
     def read_available(self) -> list[bytes]:
         """Every committed record now in the buffer, without waiting."""
-        out: list[bytes] = []
-        data, base, mask = self._data, self._page, self.mask
+        base, mask = self._page, self.mask
         cons = self._consumer.value
         prod = self._producer_pos()
-        while cons < prod:
-            start = base + (cons & mask)
-            header = int.from_bytes(data[start:start + 4], "little")
-            if header & BUSY_BIT:
-                break   # the producer reserved it but has not committed yet
-            length = header & ~(BUSY_BIT | DISCARD_BIT)
-            if not header & DISCARD_BIT:
-                out.append(data[start + HEADER_SIZE:start + HEADER_SIZE + length].tobytes())
-            cons += (length + HEADER_SIZE + 7) & ~7
-            # Publish per record so the producer gets space back as soon as possible.
-            self._consumer.value = cons
-            if cons >= prod:
-                prod = self._producer_pos()
+        # Headers are native u32 words read by index (cheaper than an unpack);
+        # records are sliced from the mapping itself (one copy, straight to bytes).
+        # One pass up to the producer position read once, so a producer that
+        # never stops cannot keep us here; the caller comes back for more.
+        out, pos, mapping = [], cons, self._data.obj
+        with self._data.cast("I") as words:
+            while pos < prod:
+                start = base + (pos & mask)
+                header = words[start >> 2]
+                if header & BUSY_BIT:
+                    break   # the producer reserved it but has not committed yet
+                length = header & LENGTH_MASK
+                if not header & DISCARD_BIT:
+                    out.append(mapping[start + HEADER_SIZE:start + HEADER_SIZE + length])
+                pos += (length + HEADER_SIZE + 7) & ~7
+        if pos != cons:
+            self._consumer.value = pos  # the producer may reuse the space now
         return out
 
     def poll(self, timeout_ms: int = -1) -> list[bytes]:

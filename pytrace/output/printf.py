@@ -219,9 +219,14 @@ def _int_operand(spec: Spec, t: IntType, name: str) -> str:
     return f"({name}) & {(1 << bits) - 1}"
 
 
-def bind_printf(fmt: str, types: tuple[Type, ...]) -> Callable[[tuple], str]:
+def bind_printf(fmt: str, types: tuple[Type, ...],
+                raw_strings: bool = False) -> Callable[[tuple], str]:
     """A function (decoded values,) -> the text printf(fmt, values...) writes,
-    for arguments of `types`; the same text as format_printf, built once."""
+    for arguments of `types`; the same text as format_printf, built once.
+
+    With raw_strings, string arguments arrive as their NUL-padded bytes (as a
+    struct unpack gives them) and are cut and decoded inside the function.
+    """
     parsed = parse_format(fmt)
     if not parsed.pieces:
         return lambda values: fmt
@@ -231,6 +236,9 @@ def bind_printf(fmt: str, types: tuple[Type, ...]) -> Callable[[tuple], str]:
         if spec is None:
             continue  # `%%d`: the argument is consumed and not printed
         name = f"v[{i}]"
+        if raw_strings and isinstance(t, StringType):
+            # Anything after the first NUL is stale (see runtime.decode).
+            name = f'v[{i}].partition(b"\\0")[0].decode("utf-8", "surrogateescape")'
         if (isinstance(t, IntType) and spec.conversion in "duxXo"
                 and spec.precision is None):
             template.append(_python_spec(spec))

@@ -15,9 +15,30 @@ import time
 from pytrace.output.sink import Sink
 from pytrace.resources import AsyncAction, Resources
 from pytrace.runtime.decode import Symbols, decode, decoder
+from pytrace.types import IntType, StringType
 
 HEADER = 8  # the u64 action id
 _ID = struct.Struct("<Q").unpack_from
+
+
+_INT_CODES = {(8, False): "B", (8, True): "b", (16, False): "H", (16, True): "h",
+              (32, False): "I", (32, True): "i", (64, False): "Q", (64, True): "q"}
+
+
+def _record_unpacker(action: AsyncAction):
+    """unpack_from for a whole record (id skipped) whose args are integers and
+    strings only, strings as raw bytes; None for any other layout."""
+    layout, pos = "<8x", 0
+    for t, off in zip(action.args.elems, action.args.offsets):
+        if isinstance(t, IntType) and (t.bits, t.signed) in _INT_CODES:
+            code = _INT_CODES[t.bits, t.signed]
+        elif isinstance(t, StringType):
+            code = f"{t.size}s"
+        else:
+            return None
+        layout += "x" * (off - pos) + code
+        pos = off + t.size
+    return struct.Struct(layout).unpack_from
 
 
 class EventHandler:
@@ -100,6 +121,22 @@ class EventHandler:
     def _fast_printf(self, action: AsyncAction):
         """printf runs per event: its decoding and formatting are bound once,
         leaving one struct unpack and one %-format per record."""
+        from pytrace.output.printf import bind_printf
+        fmt, types = action.fmt or "", tuple(action.args.elems)
+        unpack = _record_unpacker(action)
+        if unpack is not None:
+            text = bind_printf(fmt, types, raw_strings=True)
+            slow = self._decoded_printf(action)
+
+            def printf(record: bytes) -> str:
+                try:
+                    return text(unpack(record))
+                except struct.error:  # a short record: decode it zero-padded
+                    return slow(record)
+            return printf
+        return self._decoded_printf(action)
+
+    def _decoded_printf(self, action: AsyncAction):
         from pytrace.output.printf import bind_printf
         decode_args = decoder(action.args, self.symbols)
         text = bind_printf(action.fmt or "", tuple(action.args.elems))

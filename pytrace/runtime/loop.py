@@ -11,6 +11,7 @@ map in name order. Detaching happens in `finally`, whatever went wrong.
 from __future__ import annotations
 
 import select
+from collections import deque
 import signal
 import threading
 import time
@@ -27,6 +28,10 @@ from pytrace.runtime.maps import MapAccess
 # without one (BPF_RB_NO_WAKEUP) and lost-event counts still come out.
 IDLE_WAKEUP_S = 0.2
 LOST_CHECK_S = 1.0
+# Records handled between two reads of the ring under a flood (a few ms of
+# work), and how many read records may wait in memory to be handled.
+CHUNK = 4096
+MAX_BACKLOG = 1 << 20
 
 
 @dataclass
@@ -151,14 +156,35 @@ class _Loop:
         self.last_lost_check = time.monotonic()
 
     def drain(self, stop_at_exit: bool = True) -> bool:
-        """Handle every record there is now; True if one was exit()."""
+        """Handle every record there is now; True if one was exit().
+
+        Copying records out of the ring is much cheaper than printing them, so
+        between chunks of handling we go back to the ring for more: under a
+        flood the kernel's ring keeps getting space back and the backlog waits
+        here instead (up to MAX_BACKLOG records; past that the kernel drops
+        and counts, as with no backlog at all).
+        """
         if self.reader is None:
             return False
+        backlog: deque = deque()   # [records, index of the first not handled]
+        queued = 0
         while True:
-            records = self.reader.poll(0)
-            if not records:
+            if queued < MAX_BACKLOG:
+                records = self.reader.poll(0)
+                if records:
+                    backlog.append([records, 0])
+                    queued += len(records)
+            if not backlog:
                 return False
-            exiting = self.handler.handle_batch(records, stop_at_exit)
+            entry = backlog[0]
+            records, first = entry
+            chunk = records[first:first + CHUNK]
+            if first + CHUNK >= len(records):
+                backlog.popleft()
+            else:
+                entry[1] = first + CHUNK
+            queued -= len(chunk)
+            exiting = self.handler.handle_batch(chunk, stop_at_exit)
             self._after_batch()
             if exiting and stop_at_exit:
                 return True

@@ -55,3 +55,13 @@ def test_bound_printf_resolves_c_integer_widths():
 
 def test_bound_printf_without_specifiers_prints_the_format_as_written():
     assert bind_printf("100%% done\n", ())(()) == "100%% done\n"
+
+
+@settings(max_examples=200, deadline=None)
+@given(cases(), st.binary(max_size=3))
+def test_raw_strings_are_cut_at_the_first_nul_and_decoded(case, stale):
+    fmt, types, values = case
+    raw = tuple((v.encode("utf-8") + b"\0" + stale) if isinstance(v, str) else v
+                for v in values)
+    assert bind_printf(fmt, types, raw_strings=True)(raw) == \
+        format_printf(fmt, list(zip(types, values)))
