@@ -22,6 +22,8 @@ from pytrace.resources import ProgramSpec, Resources
 
 @dataclass
 class Compiled:
+    """The result of compiling a program: the BPF object, its resources and IR."""
+
     object: bytes
     resources: Resources
     ir: str

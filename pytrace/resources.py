@@ -91,6 +91,8 @@ class ProgramSpec:
 
 @dataclass
 class Resources:
+    """Everything a compiled program needs at load and run time, beside its BPF object."""
+
     maps: list[MapSpec] = field(default_factory=list)
     actions: list[AsyncAction] = field(default_factory=list)
     programs: list[ProgramSpec] = field(default_factory=list)

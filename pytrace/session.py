@@ -20,6 +20,8 @@ from pytrace.diagnostics import PytraceError, Source
 
 @dataclass
 class Session:
+    """One run of pytrace: the program, its options, and the stages that run it."""
+
     program: str | Source
     params: list[str] = field(default_factory=list)
     target: object | None = None       # a Target; LocalTarget() when None

@@ -23,6 +23,8 @@ from pytrace.diagnostics import PytraceError
 
 @dataclass
 class BuiltinVariable:
+    """A builtin variable (pid, comm ...): its type rule and its code."""
+
     name: str
     type: Callable
     codegen: Callable
@@ -30,6 +32,8 @@ class BuiltinVariable:
 
 @dataclass
 class BuiltinFunction:
+    """A builtin function: its check, its code and, for map functions, its aggregation."""
+
     name: str
     check: Callable | None = None
     codegen: Callable | None = None

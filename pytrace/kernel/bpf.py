@@ -12,14 +12,13 @@ import ctypes
 import errno
 import operator
 import os
-import platform
 import struct
 
 from pytrace.kernel.errors import (CAP_BPF, CAP_PERFMON, ENOTSUPP, KernelError, MapError,
                                    ProgLoadError,
                                    ProgPermissionError, errno_text, permission_error)
 
-SYS_BPF = {"x86_64": 321, "aarch64": 280}.get(platform.machine(), 321)
+SYS_BPF = {"x86_64": 321, "aarch64": 280}.get(os.uname().machine, 321)
 
 # Commands (enum bpf_cmd).
 MAP_CREATE, MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, MAP_DELETE_ELEM, MAP_GET_NEXT_KEY = 0, 1, 2, 3, 4

@@ -9,7 +9,6 @@ they stay pure and testable; the callers in pytrace.kernel read the machine.
 
 from __future__ import annotations
 
-import difflib
 import errno
 import os
 
@@ -120,6 +119,7 @@ def kprobes_unavailable(func: str) -> AttachError:
 
 
 def closest_names(wanted: str, names: list[str], n: int = 3) -> list[str]:
+    import difflib  # only for error messages: keep it off the start-up path
     return difflib.get_close_matches(wanted, names, n=n, cutoff=0.6)
 
 

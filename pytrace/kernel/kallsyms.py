@@ -31,6 +31,8 @@ class KallsymsError(Exception):
 
 @dataclass(frozen=True)
 class KernelSymbol:
+    """One line of /proc/kallsyms."""
+
     address: int
     type: str  # nm-style letter: T/t text, D/d data, W/w weak, R/r read-only...
     name: str

@@ -14,14 +14,13 @@ import ctypes
 import errno
 import fcntl
 import os
-import platform
 import struct
 
 from pytrace.kernel import bpf
 from pytrace.kernel.errors import (CAP_PERFMON, ENOTSUPP, AttachError, errno_text,
                                    kprobes_unavailable, permission_error, unknown_tracepoint)
 
-SYS_PERF_EVENT_OPEN = {"x86_64": 298, "aarch64": 241}.get(platform.machine(), 298)
+SYS_PERF_EVENT_OPEN = {"x86_64": 298, "aarch64": 241}.get(os.uname().machine, 298)
 
 TYPE_HARDWARE, TYPE_SOFTWARE, TYPE_TRACEPOINT, TYPE_BREAKPOINT = 0, 1, 2, 5
 SW_CPU_CLOCK, SW_TASK_CLOCK, SW_PAGE_FAULTS = 0, 1, 2

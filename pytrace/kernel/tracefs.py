@@ -59,6 +59,8 @@ class TracepointField:
 
 @dataclass(frozen=True)
 class TracepointFormat:
+    """A tracepoint's format file: its id and fields."""
+
     category: str
     event: str
     id: int

@@ -33,6 +33,8 @@ UNKNOWN = UnknownType()
 
 @dataclass
 class Unit:
+    """One BPF program to generate: a probe and the concrete points it attaches to."""
+
     probe: ast.Probe
     probe_index: int
     provider: object
@@ -45,6 +47,8 @@ class Unit:
 
 @dataclass
 class MapInfo:
+    """What the passes agreed about one map: its key and value types."""
+
     name: str
     span: Span | None
     key_types: tuple[Type, ...] | None = None
@@ -54,6 +58,8 @@ class MapInfo:
 
 @dataclass
 class CompileState:
+    """The state the passes share while compiling one program."""
+
     program: ast.Program
     target: object
     params: list[str]

@@ -9,7 +9,6 @@ pidfd, which the event loop can wait on next to the ring buffer.
 from __future__ import annotations
 
 import os
-import shlex
 import signal
 import shutil
 import time
@@ -46,6 +45,7 @@ class ChildCommand(WatchedProcess):
     """`-c CMD`: forked now, held before exec until release()."""
 
     def __init__(self, command: str):
+        import shlex  # only -c needs it: keep it off the start-up path
         argv = shlex.split(command)
         if not argv:
             raise PytraceError("-c needs a command to run")

@@ -58,6 +58,8 @@ class LoadError(PytraceError):
 
 @dataclass
 class LoadedProgram:
+    """One program loaded into the kernel: its spec, fd and verified size."""
+
     spec: ProgramSpec
     fd: int
     insn_count: int

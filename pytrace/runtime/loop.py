@@ -36,6 +36,8 @@ MAX_BACKLOG = 1 << 20
 
 @dataclass
 class TraceOptions:
+    """How the event loop runs: what to watch, when to flush, where warnings point."""
+
     attached_count: int = 0
     attach_options: dict = field(default_factory=dict)
     child: object | None = None       # runtime.child.ChildCommand
