@@ -13,7 +13,8 @@ from pytrace.types import INT64, UINT64, IntType, LhistType, RecordField, Record
 # other probe types, listing or output formats need them.
 HEAVY = ("pytrace.kernel.btf", "pytrace.kernel.usdt", "pytrace.kernel.elf_symbols",
          "pytrace.kernel.kallsyms", "pytrace.probes.kprobe", "pytrace.probes.uprobe",
-         "pytrace.probes.fentry", "pytrace.probes.tracepoint", "lark")
+         "pytrace.probes.fentry", "pytrace.probes.tracepoint", "lark",
+         "elftools.elf.elffile", "elftools.dwarf.dwarfinfo", "difflib")
 
 
 def test_provider_table_names_every_spelling_of_every_provider():

@@ -12,17 +12,13 @@ that say why.
 from __future__ import annotations
 
 import errno
-import io
 import re
 import struct
 from dataclasses import dataclass, field
 
-from elftools.elf.elffile import ELFFile
-from elftools.elf.relocation import RelocationSection
-from elftools.elf.sections import SymbolTableSection
-
 from pytrace.diagnostics import PytraceError
 from pytrace.resources import MapSpec, ProgramSpec, Resources
+from pytrace.runtime.elf_object import ElfObject
 
 MAP_TYPES = {
     "hash": 1, "array": 2, "percpu_hash": 5, "percpu_array": 6,
@@ -97,39 +93,40 @@ class ObjectReader:
     BPF ELF object, parsed once."""
 
     def __init__(self, elf_object: bytes):
-        elf = ELFFile(io.BytesIO(elf_object))
+        elf = ElfObject(elf_object)
         self.sections: dict[str, bytes] = {}
         index_to_name: dict[int, str] = {}
-        for i, section in enumerate(elf.iter_sections()):
+        for section in elf.sections:
             if (section.header["sh_type"] == "SHT_PROGBITS"
                     and section.header["sh_flags"] & 0x4):  # SHF_EXECINSTR
-                self.sections[section.name] = section.data()
-                index_to_name[i] = section.name
+                self.sections[section.name] = section.data
+                index_to_name[section.index] = section.name
         # (section, function) -> (start, size), and (section, start) -> size.
         self.functions: dict[tuple[str, str], tuple[int, int]] = {}
         self.function_at: dict[tuple[str, int], tuple[int, str]] = {}
         symbols = []
-        for section in elf.iter_sections():
-            if not isinstance(section, SymbolTableSection):
+        for section in elf.sections:
+            if section.header["sh_type"] not in ("SHT_SYMTAB", "SHT_DYNSYM"):
                 continue
-            symbols = list(section.iter_symbols())
-            for sym in symbols:
+            named = elf.symbols(section)
+            symbols = [sym for _, sym in named]
+            for name, sym in named:
                 shndx = sym["st_shndx"]
                 if sym["st_info"]["type"] == "STT_FUNC" and shndx in index_to_name:
                     where = (sym["st_value"], sym["st_size"])
-                    self.functions[(index_to_name[shndx], sym.name)] = where
-                    self.function_at[(index_to_name[shndx], where[0])] = (where[1], sym.name)
+                    self.functions[(index_to_name[shndx], name)] = where
+                    self.function_at[(index_to_name[shndx], where[0])] = (where[1], name)
         # Relocations in program sections: (offset, section and value of the symbol).
         # LLVM emits them only for ld_imm64 references to subprograms (callbacks);
         # maps never need one (they are llvm.bpf.pseudo immediates).
         self.relocations: dict[str, list[tuple[int, str | None, int]]] = {}
-        for section in elf.iter_sections():
-            if not isinstance(section, RelocationSection):
+        for section in elf.sections:
+            if section.header["sh_type"] not in ("SHT_REL", "SHT_RELA"):
                 continue
-            applies_to = elf.get_section(section.header["sh_info"]).name
+            applies_to = elf.sections[section.header["sh_info"]].name
             if applies_to not in self.sections:
                 continue  # .eh_frame and other non-code sections
-            for rel in section.iter_relocations():
+            for rel in elf.relocations(section):
                 sym = symbols[rel["r_info_sym"]]
                 self.relocations.setdefault(applies_to, []).append(
                     (rel["r_offset"], index_to_name.get(sym["st_shndx"]), sym["st_value"]))
