@@ -7,8 +7,10 @@ getppid() calls pinned to one CPU (the tracer on the other):
 
 started with `-c` and writing to a file with `-o` (the file lives on tmpfs by
 default). For each run we report:
-- ns/call: the workload's own timing of its loop, and the slowdown against an
-  untraced run (the cost the tracer puts on the traced process);
+- ns/call: the workload's own timing of its loop, wall clock and its thread's
+  CPU time (steadier on a busy machine: time other tasks take the CPU is not
+  in it, the BPF program and wakeup work done in the task's context is), and
+  the slowdown of each against an untraced run;
 - lines: printf lines in the output file, and `Lost N events` as reported;
 - lines/s: lines / (tracer exit - workload loop start), both CLOCK_MONOTONIC, so
   it includes the tracer catching up after the workload is done and its exit.
@@ -37,13 +39,16 @@ WORKLOAD_C = r"""
 #include <sys/syscall.h>
 int main(int argc, char **argv) {
     long n = argc > 1 ? atol(argv[1]) : 200000;
-    struct timespec a, b;
+    struct timespec a, b, ca, cb;
     clock_gettime(CLOCK_MONOTONIC, &a);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ca);
     for (long i = 0; i < n; i++) syscall(SYS_getppid);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cb);
     clock_gettime(CLOCK_MONOTONIC, &b);
     double ns = (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec);
-    fprintf(stderr, "WORKLOAD %d %.1f %lld\n", getpid(), ns / n,
-            (long long)a.tv_sec * 1000000000LL + a.tv_nsec);
+    double cpu = (cb.tv_sec - ca.tv_sec) * 1e9 + (cb.tv_nsec - ca.tv_nsec);
+    fprintf(stderr, "WORKLOAD %d %.1f %lld %.1f\n", getpid(), ns / n,
+            (long long)a.tv_sec * 1000000000LL + a.tv_nsec, cpu / n);
     return 0;
 }
 """
@@ -69,17 +74,19 @@ def build_workload(tmp: str) -> str:
     return exe
 
 
-def parse_workload(text: str) -> tuple[int, float, int]:
-    m = re.search(r"WORKLOAD (\d+) ([0-9.]+) (\d+)", text)
+def parse_workload(text: str) -> tuple[int, float, int, float]:
+    """pid, wall ns per call, loop start (CLOCK_MONOTONIC ns), CPU ns per call."""
+    m = re.search(r"WORKLOAD (\d+) ([0-9.]+) (\d+) ([0-9.]+)", text)
     if m is None:
         raise RuntimeError(f"workload did not report: {text[-500:]!r}")
-    return int(m.group(1)), float(m.group(2)), int(m.group(3))
+    return int(m.group(1)), float(m.group(2)), int(m.group(3)), float(m.group(4))
 
 
-def untraced(exe: str, calls: int, cpu: int) -> float:
+def untraced(exe: str, calls: int, cpu: int) -> tuple[float, float]:
     done = subprocess.run(["taskset", "-c", str(cpu), exe, str(calls)],
                           capture_output=True, text=True, check=True)
-    return parse_workload(done.stderr)[1]
+    _, wall, _, cpu_ns = parse_workload(done.stderr)
+    return wall, cpu_ns
 
 
 def traced(cmd: list[str], exe: str, calls: int, cpu: int, tracer_cpu: int,
@@ -88,7 +95,7 @@ def traced(cmd: list[str], exe: str, calls: int, cpu: int, tracer_cpu: int,
             ["-o", out_path, "-c", f"{TASKSET} -c {cpu} {exe} {calls}", "-e", PROGRAM])
     done = subprocess.run(full, capture_output=True, text=True, timeout=300)
     t_exit = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-    pid, ns_call, t_start = parse_workload(done.stdout + done.stderr)
+    pid, ns_call, t_start, cpu_ns = parse_workload(done.stdout + done.stderr)
     prefix = f"{pid} "
     lines = lost = 0
     with open(out_path, encoding="utf-8", errors="replace") as f:
@@ -101,7 +108,7 @@ def traced(cmd: list[str], exe: str, calls: int, cpu: int, tracer_cpu: int,
                     lost += int(m.group(1))
     for m in LOST.finditer(done.stdout + done.stderr):
         lost += int(m.group(1))
-    return {"ns_call": ns_call, "lines": lines, "lost": lost,
+    return {"ns_call": ns_call, "cpu_call": cpu_ns, "lines": lines, "lost": lost,
             "rate": lines / ((t_exit - t_start) / 1e9)}
 
 
@@ -119,20 +126,20 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, \
             tempfile.TemporaryDirectory(dir=args.dir) as out_dir:
         exe = build_workload(tmp)
-        base = statistics.median(untraced(exe, args.calls, args.cpu) for _ in range(args.rounds))
-        print(f"untraced getppid: {base:.1f} ns/call; {args.calls} calls, "
-              f"median of {args.rounds} rounds")
-        print(f"{'tracer':<9} {'ns/call':>9} {'slowdown':>9} {'lines':>8} {'lost':>8} "
-              f"{'lines/s':>9}")
+        bases = [untraced(exe, args.calls, args.cpu) for _ in range(args.rounds)]
+        base = statistics.median(b[0] for b in bases)
+        base_cpu = statistics.median(b[1] for b in bases)
+        print(f"untraced getppid: {base:.1f} ns/call wall, {base_cpu:.1f} ns/call CPU; "
+              f"{args.calls} calls, median of {args.rounds} rounds")
+        print(f"{'tracer':<9} {'wall ns':>8} {'slowdown':>9} {'CPU ns':>8} {'slowdown':>9} "
+              f"{'lines':>8} {'lost':>8} {'lines/s':>9}")
         for name, cmd in tracers.items():
             runs = [traced(cmd, exe, args.calls, args.cpu, args.tracer_cpu,
                            os.path.join(out_dir, f"{name}.out")) for _ in range(args.rounds)]
-            ns = statistics.median(r["ns_call"] for r in runs)
-            lines = statistics.median(r["lines"] for r in runs)
-            lost = statistics.median(r["lost"] for r in runs)
-            rate = statistics.median(r["rate"] for r in runs)
-            print(f"{name:<9} {ns:>9.1f} {ns / base:>8.1f}x {lines:>8.0f} {lost:>8.0f} "
-                  f"{rate / 1000:>8.0f}k")
+            med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            print(f"{name:<9} {med['ns_call']:>8.1f} {med['ns_call'] / base:>8.1f}x "
+                  f"{med['cpu_call']:>8.1f} {med['cpu_call'] / base_cpu:>8.1f}x "
+                  f"{med['lines']:>8.0f} {med['lost']:>8.0f} {med['rate'] / 1000:>8.0f}k")
     return 0
 
 

@@ -87,6 +87,13 @@ class RingBufferReader:
         self._epoll.poll(timeout_ms / 1000 if timeout_ms >= 0 else -1)
         return self.read_available()
 
+    @property
+    def wakeup_fd(self) -> int:
+        """The map fd, for a caller's own epoll: it reports the ring's wakeups
+        when registered edge-triggered (records submitted without one leave it
+        readable, so level-triggered it would report at once)."""
+        return self.fd
+
     def fileno(self) -> int:
         """The epoll fd, so a caller can wait on several readers at once."""
         return self._epoll.fileno()

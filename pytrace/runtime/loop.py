@@ -24,9 +24,10 @@ from pytrace.runtime.events import EventHandler
 from pytrace.runtime.loader import LoadedObject
 from pytrace.runtime.maps import MapAccess
 
-# Wake up this often even without a ring buffer wakeup, so records written
-# without one (BPF_RB_NO_WAKEUP) and lost-event counts still come out.
-IDLE_WAKEUP_S = 0.2
+# Wake up this often even without a ring buffer wakeup: records are written
+# without one (BPF_RB_NO_WAKEUP, see codegen.events), so this bounds how late
+# a printf line can be; lost-event counts come out then too.
+IDLE_WAKEUP_S = 0.1
 LOST_CHECK_S = 1.0
 # Records handled between two reads of the ring under a flood (a few ms of
 # work), and how many read records may wait in memory to be handled.
@@ -88,10 +89,12 @@ class StopSignals:
 class Waiter:
     """Waits for any of: ring buffer data, a signal, the watched process exiting."""
 
-    def __init__(self, fds: list[int]):
+    def __init__(self, fds: list[int], edge_fds: list[int] = ()):
         self.epoll = select.epoll()
         for fd in fds:
             self.epoll.register(fd, select.EPOLLIN)
+        for fd in edge_fds:
+            self.epoll.register(fd, select.EPOLLIN | select.EPOLLET)
 
     def wait(self, timeout_s: float) -> None:
         self.epoll.poll(timeout_s)
@@ -157,21 +160,25 @@ class _Loop:
         self.lost_reported = 0
         self.last_lost_check = time.monotonic()
 
-    def drain(self, stop_at_exit: bool = True) -> bool:
-        """Handle every record there is now; True if one was exit().
+    def drain(self, stop_at_exit: bool = True, until_empty: bool = True) -> bool:
+        """Handle the records there are now; True if one was exit().
 
         Copying records out of the ring is much cheaper than printing them, so
         between chunks of handling we go back to the ring for more: under a
         flood the kernel's ring keeps getting space back and the backlog waits
         here instead (up to MAX_BACKLOG records; past that the kernel drops
-        and counts, as with no backlog at all).
+        and counts, as with no backlog at all). until_empty=False returns once
+        the backlog is handled, though more may have come meanwhile: while the
+        program runs, the loop then sleeps to collect the next batch instead
+        of spinning on a trickle of records.
         """
         if self.reader is None:
             return False
         backlog: deque = deque()   # [records, index of the first not handled]
-        queued = 0
+        queued, first = 0, True
         while True:
-            if queued < MAX_BACKLOG:
+            if queued < MAX_BACKLOG and (first or backlog or until_empty):
+                first = False
                 records = self.reader.poll(0)
                 if records:
                     backlog.append([records, 0])
@@ -179,12 +186,12 @@ class _Loop:
             if not backlog:
                 return False
             entry = backlog[0]
-            records, first = entry
-            chunk = records[first:first + CHUNK]
-            if first + CHUNK >= len(records):
+            records, start = entry
+            chunk = records[start:start + CHUNK]
+            if start + CHUNK >= len(records):
                 backlog.popleft()
             else:
-                entry[1] = first + CHUNK
+                entry[1] = start + CHUNK
             queued -= len(chunk)
             exiting = self.handler.handle_batch(chunk, stop_at_exit)
             self._after_batch()
@@ -197,17 +204,22 @@ class _Loop:
 
     def run(self) -> None:
         watched = self.options.child or self.options.watched
-        fds = []
-        if self.reader is not None and hasattr(self.reader, "fileno"):
+        fds, edge_fds = [], []
+        wakeup_fd = getattr(self.reader, "wakeup_fd", None)
+        if wakeup_fd is not None:
+            # Edge-triggered: records submitted without a wakeup leave the ring
+            # readable, and level-triggered waiting would then never sleep.
+            edge_fds.append(wakeup_fd)
+        elif self.reader is not None and hasattr(self.reader, "fileno"):
             fds.append(self.reader.fileno())
         if self.stop is not None and self.stop.read_fd >= 0:
             fds.append(self.stop.read_fd)
         if watched is not None:
             fds.append(watched.fileno())
-        waiter = Waiter(fds)
+        waiter = Waiter(fds, edge_fds)
         try:
             while True:
-                if self.drain():
+                if self.drain(until_empty=False):
                     return
                 if self.stop is not None and self.stop.received:
                     return
