@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import mmap
 import select
+import struct
 
 from pytrace.kernel import bpf
 from pytrace.kernel.errors import MapError
@@ -22,6 +23,24 @@ BUSY_BIT = 1 << 31
 DISCARD_BIT = 1 << 30
 LENGTH_MASK = ~(BUSY_BIT | DISCARD_BIT) & 0xFFFFFFFF
 HEADER_SIZE = 8
+_HEADER = struct.Struct("<I").unpack_from
+
+
+def split_records(blob: bytes) -> list[bytes]:
+    """The records (without headers; discarded ones skipped) of a read_blob."""
+    out, pos, end = [], 0, len(blob)
+    while pos < end:
+        (header,) = _HEADER(blob, pos)
+        length = header & LENGTH_MASK
+        if not header & DISCARD_BIT:
+            out.append(blob[pos + HEADER_SIZE:pos + HEADER_SIZE + length])
+        pos += (length + HEADER_SIZE + 7) & ~7
+    return out
+
+
+def join_records(records: list[bytes]) -> bytes:
+    """Records laid out as read_blob gives them (for readers that give lists)."""
+    return b"".join(struct.pack("<II", len(r), 0) + r + bytes(-len(r) % 8) for r in records)
 
 
 class RingBufferReader:
@@ -55,29 +74,35 @@ class RingBufferReader:
     def _producer_pos(self) -> int:
         return int.from_bytes(self._data[0:8], "little")
 
-    def read_available(self) -> list[bytes]:
-        """Every committed record now in the buffer, without waiting."""
+    def read_blob(self) -> bytes:
+        """The committed records now in the buffer, as one copy of the ring's
+        bytes (each record with its header, padded: split_records reads it);
+        b"" when there are none. Does not wait."""
         base, mask = self._page, self.mask
         cons = self._consumer.value
         prod = self._producer_pos()
-        # Headers are native u32 words read by index (cheaper than an unpack);
-        # records are sliced from the mapping itself (one copy, straight to bytes).
-        # One pass up to the producer position read once, so a producer that
-        # never stops cannot keep us here; the caller comes back for more.
-        out, pos, mapping = [], cons, self._data.obj
+        # Walk the headers in place (native u32 words: an index costs less
+        # than an unpack) to the first record not yet committed, then copy
+        # the stretch with one slice: all of it was final before the copy
+        # began. One pass up to the producer position read once, so a producer
+        # that never stops cannot keep us here; the caller comes back for more.
+        pos = cons
         with self._data.cast("I") as words:
             while pos < prod:
-                start = base + (pos & mask)
-                header = words[start >> 2]
+                header = words[(base + (pos & mask)) >> 2]
                 if header & BUSY_BIT:
                     break   # the producer reserved it but has not committed yet
-                length = header & LENGTH_MASK
-                if not header & DISCARD_BIT:
-                    out.append(mapping[start + HEADER_SIZE:start + HEADER_SIZE + length])
-                pos += (length + HEADER_SIZE + 7) & ~7
-        if pos != cons:
-            self._consumer.value = pos  # the producer may reuse the space now
-        return out
+                pos += ((header & LENGTH_MASK) + HEADER_SIZE + 7) & ~7
+        if pos == cons:
+            return b""
+        start = base + (cons & mask)
+        blob = self._data.obj[start:start + (pos - cons)]
+        self._consumer.value = pos  # the producer may reuse the space now
+        return blob
+
+    def read_available(self) -> list[bytes]:
+        """Every committed record now in the buffer, without waiting."""
+        return split_records(self.read_blob())
 
     def poll(self, timeout_ms: int = -1) -> list[bytes]:
         """Records available now, or wait up to timeout_ms (-1: forever) for some."""

@@ -12,6 +12,8 @@ import struct
 import sys
 import time
 
+from pytrace.kernel.ringbuf import DISCARD_BIT, LENGTH_MASK, join_records
+from pytrace.kernel.ringbuf import HEADER_SIZE as RECORD_HEADER
 from pytrace.output.sink import Sink
 from pytrace.resources import AsyncAction, Resources
 from pytrace.runtime.decode import Symbols, decode, decoder
@@ -19,6 +21,8 @@ from pytrace.types import IntType, StringType
 
 HEADER = 8  # the u64 action id
 _ID = struct.Struct("<Q").unpack_from
+_HEADER = struct.Struct("<I").unpack_from   # a ring record's length and flags
+_LENGTH, _DISCARD = LENGTH_MASK, DISCARD_BIT
 
 
 _INT_CODES = {(8, False): "B", (8, True): "b", (16, False): "H", (16, True): "h",
@@ -72,30 +76,42 @@ class EventHandler:
         return self.handle_batch((record,))
 
     def handle_batch(self, records, stop_at_exit: bool = True) -> bool:
-        """Perform records in order; True when one was exit() (with stop_at_exit,
-        the records after it are left unperformed).
+        """Perform records (without ring headers) in order; see handle_blob."""
+        blob = join_records(list(records))
+        return self.handle_blob(blob, 0, len(blob), stop_at_exit)[1]
 
-        printf lines of a batch are joined and written at once, before any other
-        action's output, so the order of the output is the order of the records.
+    def handle_blob(self, blob: bytes, start: int = 0, limit: int = 1 << 62,
+                    stop_at_exit: bool = True) -> tuple[int, bool]:
+        """Perform up to `limit` records of a ring buffer read (as
+        kernel.ringbuf.read_blob gives them) from offset `start`, in order.
+        Returns where the next record starts and whether one was exit() (with
+        stop_at_exit, the records after it are left unperformed).
+
+        printf lines are joined and written at once, before any other action's
+        output, so the order of the output is the order of the records.
         """
-        fast, lines, exiting = self._fast, [], False
+        fast, nfast, lines, exiting = self._fast, len(self._fast), [], False
+        pos, end, done = start, len(blob), 0
         try:
-            for record in records:
-                if len(record) < HEADER:
+            while pos < end and done < limit:
+                (header,) = _HEADER(blob, pos)
+                length = header & _LENGTH
+                at, pos, done = pos + RECORD_HEADER, pos + ((length + RECORD_HEADER + 7) & ~7), done + 1
+                if header & _DISCARD or length < HEADER:
                     continue
-                (action_id,) = _ID(record)
-                printf = fast[action_id] if action_id < len(fast) else None
+                (action_id,) = _ID(blob, at)
+                printf = fast[action_id] if action_id < nfast else None
                 if printf is not None:
-                    lines.append(printf(record))
+                    lines.append(printf(blob, at, length))
                     continue
                 if lines:
                     self._write_lines(lines)
                     lines = []
-                if self._handle_other(action_id, record):
+                if self._handle_other(action_id, blob[at:at + length]):
                     exiting = True
                     if stop_at_exit:
-                        return True
-            return exiting
+                        return pos, True
+            return pos, exiting
         finally:
             if lines:
                 self._write_lines(lines)
@@ -120,32 +136,34 @@ class EventHandler:
 
     def _fast_printf(self, action: AsyncAction):
         """printf runs per event: its decoding and formatting are bound once,
-        leaving one struct unpack and one %-format per record."""
+        leaving one struct unpack and one %-format per record. The function
+        takes (blob, offset of the record, its length)."""
         from pytrace.output.printf import bind_printf
         fmt, types = action.fmt or "", tuple(action.args.elems)
         unpack = _record_unpacker(action)
-        if unpack is not None:
-            text = bind_printf(fmt, types, raw_strings=True)
-            slow = self._decoded_printf(action)
+        slow = self._decoded_printf(action)
+        if unpack is None:
+            return slow
+        text = bind_printf(fmt, types, raw_strings=True)
+        size = HEADER + action.args.size
 
-            def printf(record: bytes) -> str:
-                try:
-                    return text(unpack(record))
-                except struct.error:  # a short record: decode it zero-padded
-                    return slow(record)
-            return printf
-        return self._decoded_printf(action)
+        def printf(blob: bytes, at: int, length: int) -> str:
+            if length < size:   # a short record: decode it zero-padded
+                return slow(blob, at, length)
+            return text(unpack(blob, at))
+        return printf
 
     def _decoded_printf(self, action: AsyncAction):
         from pytrace.output.printf import bind_printf
         decode_args = decoder(action.args, self.symbols)
         text = bind_printf(action.fmt or "", tuple(action.args.elems))
-        size = HEADER + action.args.size
+        size = action.args.size
 
-        def printf(record: bytes) -> str:
-            if len(record) < size:
-                record = record + bytes(size - len(record))
-            return text(decode_args(record[HEADER:]))
+        def printf(blob: bytes, at: int, length: int) -> str:
+            payload = blob[at + HEADER:at + length]
+            if len(payload) < size:
+                payload = payload + bytes(size - len(payload))
+            return text(decode_args(payload))
         return printf
 
     def args(self, action: AsyncAction, payload: bytes) -> list:

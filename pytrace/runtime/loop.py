@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from pytrace.kernel.ringbuf import join_records
 from pytrace.resources import EVENTS_MAP
 from pytrace.runtime.attach import Attachments, banner
 from pytrace.runtime.decode import Symbols
@@ -30,9 +31,9 @@ from pytrace.runtime.maps import MapAccess
 IDLE_WAKEUP_S = 0.1
 LOST_CHECK_S = 1.0
 # Records handled between two reads of the ring under a flood (a few ms of
-# work), and how many read records may wait in memory to be handled.
+# work), and how many bytes of read records may wait in memory to be handled.
 CHUNK = 4096
-MAX_BACKLOG = 1 << 20
+MAX_BACKLOG = 1 << 26
 
 
 @dataclass
@@ -166,7 +167,7 @@ class _Loop:
         Copying records out of the ring is much cheaper than printing them, so
         between chunks of handling we go back to the ring for more: under a
         flood the kernel's ring keeps getting space back and the backlog waits
-        here instead (up to MAX_BACKLOG records; past that the kernel drops
+        here instead (up to MAX_BACKLOG bytes; past that the kernel drops
         and counts, as with no backlog at all). until_empty=False returns once
         the backlog is handled, though more may have come meanwhile: while the
         program runs, the loop then sleeps to collect the next batch instead
@@ -174,26 +175,27 @@ class _Loop:
         """
         if self.reader is None:
             return False
-        backlog: deque = deque()   # [records, index of the first not handled]
+        read = getattr(self.reader, "read_blob", None)
+        if read is None:   # a reader that gives record lists (a remote target)
+            def read():
+                return join_records(self.reader.poll(0))
+        backlog: deque = deque()   # [blob, offset of the first record not handled]
         queued, first = 0, True
         while True:
             if queued < MAX_BACKLOG and (first or backlog or until_empty):
                 first = False
-                records = self.reader.poll(0)
-                if records:
-                    backlog.append([records, 0])
-                    queued += len(records)
+                blob = read()
+                if blob:
+                    backlog.append([blob, 0])
+                    queued += len(blob)
             if not backlog:
                 return False
             entry = backlog[0]
-            records, start = entry
-            chunk = records[start:start + CHUNK]
-            if start + CHUNK >= len(records):
+            blob, start = entry
+            entry[1], exiting = self.handler.handle_blob(blob, start, CHUNK, stop_at_exit)
+            if entry[1] >= len(blob):
                 backlog.popleft()
-            else:
-                entry[1] = start + CHUNK
-            queued -= len(chunk)
-            exiting = self.handler.handle_batch(chunk, stop_at_exit)
+                queued -= len(blob)
             self._after_batch()
             if exiting and stop_at_exit:
                 return True
