@@ -82,7 +82,7 @@ def run_workload(exe: str, calls: int, cpu: int) -> float:
     return float(out.strip())
 
 
-def start_tracer(cmd: list[str], program: str) -> subprocess.Popen:
+def start_tracer(cmd: list[str], program: str, settle: float = 1.0) -> subprocess.Popen:
     proc = subprocess.Popen(cmd + [program], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     # The banner comes before attaching; give attachment a moment to finish.
@@ -90,7 +90,7 @@ def start_tracer(cmd: list[str], program: str) -> subprocess.Popen:
     if "Attaching" not in line:
         proc.kill()
         raise RuntimeError(f"{cmd[0]} did not start: {line!r} {proc.stderr.read()[:300]!r}")
-    time.sleep(1.0)
+    time.sleep(settle)
     return proc
 
 

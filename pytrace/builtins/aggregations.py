@@ -7,6 +7,7 @@ from __future__ import annotations
 from pytrace.builtins import function
 from pytrace.codegen import maps
 from pytrace.codegen.function import c64
+from pytrace.codegen.module import I64
 from pytrace.passes.state import error
 from pytrace.passes.types_util import is_int, is_signed
 from pytrace.types import (AvgType, CountType, HistType, LhistType, MaxType, MinType,
@@ -30,8 +31,10 @@ def _int_arg(checker, call):
 
 
 def _add_in_place(fn, ptr, offset, value):
-    slot = fn.gep(ptr, offset)
-    fn.store_int(fn.b.add(fn.load_int(slot, 8, False), value), slot, 8)
+    # One `lock add` instruction where a load, add and store take three. The slot
+    # is this CPU's own, so the lock is uncontended: a few cycles per event.
+    slot = fn.b.bitcast(fn.gep(ptr, offset), I64.as_pointer())
+    fn.b.atomic_rmw("add", slot, value, "monotonic")
 
 
 # ---- count / sum -------------------------------------------------------------
@@ -42,8 +45,7 @@ def _count_type(checker, call):
 
 
 def _count(fn, m, call):
-    maps.update_slot(fn, m, lambda p: _add_in_place(fn, p, 0, c64(1)),
-                     lambda buf: fn.store_int(c64(1), buf, 8))
+    maps.add_to_slot(fn, m, c64(1))
 
 
 def _sum_type(checker, call):
@@ -52,9 +54,7 @@ def _sum_type(checker, call):
 
 
 def _sum(fn, m, call):
-    v = fn.expr(call.args[0])
-    maps.update_slot(fn, m, lambda p: _add_in_place(fn, p, 0, v),
-                     lambda buf: fn.store_int(v, buf, 8))
+    maps.add_to_slot(fn, m, fn.expr(call.args[0]))
 
 
 # ---- min / max: (value, set flag) ----------------------------------------------
@@ -111,8 +111,7 @@ def _avg(fn, m, call):
 # ---- hist / lhist: one u64 count per bucket key --------------------------------
 
 def _bump(fn, m, bucket):
-    maps.update_slot(fn, m, lambda p: _add_in_place(fn, p, 0, c64(1)),
-                     lambda buf: fn.store_int(c64(1), buf, 8), bucket=bucket)
+    maps.add_to_slot(fn, m, c64(1), bucket)
 
 
 def _hist_type(checker, call):
@@ -124,21 +123,31 @@ def _hist_type(checker, call):
     return HistType(k=k)
 
 
+# The bucket of i in 0..15, three bits each: 1 for zero, 2 + log2(i) above. The
+# last two steps of the search below become one lookup in this immediate.
+_SMALL_BUCKETS = sum((i.bit_length() + 1) << (3 * i) for i in range(16))
+
+
 def log2_bucket(fn, v):
     """bpftrace's power-of-two buckets: 0 for negatives, 1 for zero, 2 + log2(v) else."""
     b = fn.b
-    n, x = c64(0), v
-    # Binary search for the highest set bit: straight-line, no loop for the verifier.
-    for bit in (5, 4, 3, 2, 1, 0):
-        # step = 2**bit if x has bits at or above 2**(2**bit), else 0; no branches
-        # of our own, so LLVM lowers each step to a compare and three ALU ops.
-        big = b.icmp_unsigned(">", x, c64((1 << (1 << bit)) - 1))
-        step = b.shl(b.zext(big, x.type), c64(bit))
-        x = b.lshr(x, step)
-        n = b.or_(n, step)
-    positive = b.add(n, c64(2))
-    small = b.select(b.icmp_signed("<", v, c64(0)), c64(0), c64(1))
-    return b.select(b.icmp_signed(">", v, c64(0)), positive, small)
+
+    def not_negative():
+        # Binary search for the highest set bit: straight-line, no loop for the
+        # verifier. Each step is 2**bit if x has bits at or above 2**(2**bit),
+        # else 0 (LLVM lowers it to a move, a compare and a conditional zero).
+        n, x = None, v
+        for bit in (5, 4, 3, 2):
+            big = b.icmp_unsigned(">", x, c64((1 << (1 << bit)) - 1))
+            step = b.shl(b.zext(big, x.type), c64(bit))
+            x = b.lshr(x, step)
+            n = step if n is None else b.or_(n, step)
+        # x is now 0..15 (0 only when v is): the rest of the bucket is in the table.
+        small = b.and_(b.lshr(c64(_SMALL_BUCKETS), b.mul(x, c64(3))), c64(7))
+        return b.add(n, small)
+
+    # A branch, not a select: v is not needed after the search, so no copy of it.
+    return fn.select_int(b.icmp_signed("<", v, c64(0)), lambda: c64(0), not_negative)
 
 
 def _hist(fn, m, call):
@@ -169,11 +178,13 @@ def _lhist(fn, m, call):
     t: LhistType = fn.state.maps[m.name].value_type
     v = fn.expr(call.args[0])
     b = fn.b
-    below = b.icmp_signed("<", v, c64(t.min))
-    above = b.icmp_signed(">=", v, c64(t.max))
-    # Only used when min <= v, so the difference is non-negative: unsigned division.
-    inside = b.add(b.udiv(b.sub(v, c64(t.min)), c64(t.step)), c64(1))
-    bucket = b.select(below, c64(0), b.select(above, c64(t.buckets - 1), inside))
+    # Branches rather than selects: each arm leaves its bucket in one register and
+    # v is not needed after, so no copies.
+    def inside():
+        # Only reached when min <= v, so the difference is non-negative: unsigned.
+        return b.add(b.udiv(b.sub(v, c64(t.min)), c64(t.step)), c64(1))
+    bucket = fn.select_int(b.icmp_signed("<", v, c64(t.min)), lambda: c64(0), lambda: fn.select_int(
+        b.icmp_signed(">=", v, c64(t.max)), lambda: c64(t.buckets - 1), inside))
     _bump(fn, m, bucket)
 
 

@@ -156,7 +156,7 @@ def _incdec(fn: FunctionCodegen, e: ast.IncDec):
     if isinstance(e.target, ast.Map):
         maps.write(fn, e.target, new, e.ty)
     else:
-        fn.store(fn.var_types[e.target.name], new, fn.vars[e.target.name], e.ty)
+        fn.assign_var(e.target.name, new, e.ty)
     return new if e.prefix else old
 
 

@@ -17,6 +17,7 @@ import llvmlite.ir as ir
 
 from pytrace.codegen.helpers import Helpers
 from pytrace.codegen.module import I1, I8, I64, ModuleBuilder
+from pytrace.codegen.reuse import ReuseCache
 from pytrace.passes.state import CompileState, Unit
 from pytrace.passes.types_util import is_int, is_signed
 from pytrace.types import StringType, TupleType, Type
@@ -44,7 +45,9 @@ class FunctionCodegen:
         self.ctx = self.fn.args[0]
         self.entry = self.fn.append_basic_block("entry")
         self.b = ir.IRBuilder(self.entry)
-        self.h = Helpers(self.b, mb.pseudo)
+        # What this probe already computed and may use again (pytrace.codegen.reuse).
+        self.reuse = ReuseCache()
+        self.h = Helpers(self.b, mb.pseudo, self.reuse)
         self.var_types = var_types
         self.vars: dict[str, ir.Value] = {}
         self.loops: list[tuple[ir.Block, ir.Block]] = []  # (continue, break) targets
@@ -104,6 +107,7 @@ class FunctionCodegen:
             yield
         finally:
             slots = self.temps.pop()
+            self.reuse.drop_slots(slots)
             if not self.b.block.is_terminated:
                 for slot in slots:
                     self.b.call(self.mb.lifetime_end, [slot])
@@ -174,6 +178,11 @@ class FunctionCodegen:
         else:
             self.copy(ptr, value, dst_ty.size, align)
 
+    def assign_var(self, name: str, value: ir.Value, src_ty: Type) -> None:
+        """Store into a scratch variable; what was computed from it is stale."""
+        self.store(self.var_types[name], value, self.vars[name], src_ty)
+        self.reuse.forget(name)
+
     def store_expr(self, e, dst_ty: Type, ptr: ir.Value, align: int = 8) -> None:
         """Evaluate `e` straight into memory of dst_ty when it can be written there
         (comm into a key: no copy), else evaluate and store."""
@@ -233,47 +242,56 @@ class FunctionCodegen:
             return value
         return self.b.icmp_unsigned("!=", value, ir.Constant(value.type, 0))
 
+    # Blocks are placed in the order their code runs when no branch is taken:
+    # condition, then-arm (and what it nests), else-arm, join. The BPF backend
+    # cannot reorder conditional branches, so this order is the layout, and a join
+    # placed right after the last arm is reached by falling through, not a jump.
+    def block(self, name: str) -> ir.Block:
+        """A new block, not yet placed (see `place`)."""
+        return ir.Block(parent=self.fn, name=name)
+
+    def place(self, block: ir.Block) -> None:
+        """Put `block` after every block so far, and continue there."""
+        self.fn.blocks.append(block)
+        self.b.position_at_end(block)
+
     @contextmanager
     def if_then(self, cond: ir.Value, name: str = "then"):
-        then = self.fn.append_basic_block(name)
-        done = self.fn.append_basic_block(name + ".end")
+        then, done = self.block(name), self.block(name + ".end")
         self.b.cbranch(cond, then, done)
-        self.b.position_at_end(then)
-        yield
+        self.place(then)
+        with self.reuse.branch():
+            yield
         if not self.b.block.is_terminated:
             self.b.branch(done)
-        self.b.position_at_end(done)
+        self.place(done)
 
     def if_else(self, cond: ir.Value, then_fn, else_fn) -> None:
-        then = self.fn.append_basic_block("then")
-        other = self.fn.append_basic_block("else")
-        done = self.fn.append_basic_block("endif")
+        then, other, done = self.block("then"), self.block("else"), self.block("endif")
         self.b.cbranch(cond, then, other)
         for block, body in ((then, then_fn), (other, else_fn)):
-            self.b.position_at_end(block)
-            body()
+            self.place(block)
+            with self.reuse.branch():
+                body()
             if not self.b.block.is_terminated:
                 self.b.branch(done)
-        self.b.position_at_end(done)
+        self.place(done)
 
     def select_int(self, cond, then_fn, else_fn) -> ir.Value:
-        """An i64 computed on one of two branches (both may emit code)."""
-        then = self.fn.append_basic_block("sel.then")
-        other = self.fn.append_basic_block("sel.else")
-        done = self.fn.append_basic_block("sel.end")
+        """An i64 computed on one of two branches (both may emit code). Put the
+        common case in else_fn: it falls through to the join."""
+        then, other, done = self.block("sel.then"), self.block("sel.else"), self.block("sel.end")
         self.b.cbranch(cond, then, other)
-        self.b.position_at_end(then)
-        a = then_fn()
-        a_block = self.b.block
-        self.b.branch(done)
-        self.b.position_at_end(other)
-        c = else_fn()
-        c_block = self.b.block
-        self.b.branch(done)
-        self.b.position_at_end(done)
+        incoming = []
+        for block, arm in ((then, then_fn), (other, else_fn)):
+            self.place(block)
+            with self.reuse.branch():
+                incoming.append((arm(), self.b.block))
+            self.b.branch(done)
+        self.place(done)
         phi = self.b.phi(I64)
-        phi.add_incoming(a, a_block)
-        phi.add_incoming(c, c_block)
+        for value, block in incoming:
+            phi.add_incoming(value, block)
         return phi
 
 

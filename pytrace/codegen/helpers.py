@@ -40,11 +40,28 @@ def _c64(v: int) -> ir.Constant:
 
 
 class Helpers:
-    """Helper calls on one IRBuilder; `pseudo` is the module's llvm.bpf.pseudo."""
+    """Helper calls on one IRBuilder; `pseudo` is the module's llvm.bpf.pseudo.
 
-    def __init__(self, builder: ir.IRBuilder, pseudo: ir.Function):
+    Helpers whose answer is fixed for one run of the program (the current task's
+    ids, the CPU) are called once where `reuse` (pytrace.codegen.reuse) says an
+    earlier call's result is still in reach: LLVM cannot merge the calls itself.
+    """
+
+    def __init__(self, builder: ir.IRBuilder, pseudo: ir.Function, reuse=None):
         self.b = builder
         self.pseudo = pseudo
+        self.reuse = reuse
+
+    def stable_call(self, helper_id: int):
+        """A no-argument helper whose result cannot change during one run."""
+        if self.reuse is not None:
+            value = self.reuse.get(("helper", helper_id))
+            if value is not None:
+                return value
+        value = self.call(helper_id, I64, [])
+        if self.reuse is not None:
+            self.reuse.put(("helper", helper_id), value)
+        return value
 
     def call(self, helper_id: int, ret, args: list, name: str = ""):
         fnty = ir.FunctionType(ret, [a.type for a in args])
@@ -80,19 +97,20 @@ class Helpers:
         return self.call(GET_PRANDOM_U32, I64, [])
 
     def get_smp_processor_id(self):
-        return self.call(GET_SMP_PROCESSOR_ID, I64, [])
+        # Programs run with migration disabled: the CPU is fixed for the run.
+        return self.stable_call(GET_SMP_PROCESSOR_ID)
 
     def get_current_pid_tgid(self):
-        return self.call(GET_CURRENT_PID_TGID, I64, [])
+        return self.stable_call(GET_CURRENT_PID_TGID)
 
     def get_current_uid_gid(self):
-        return self.call(GET_CURRENT_UID_GID, I64, [])
+        return self.stable_call(GET_CURRENT_UID_GID)
 
     def get_current_comm(self, dst, size: int):
         return self.call(GET_CURRENT_COMM, I64, [dst, self._u32(size)])
 
     def get_current_cgroup_id(self):
-        return self.call(GET_CURRENT_CGROUP_ID, I64, [])
+        return self.stable_call(GET_CURRENT_CGROUP_ID)
 
     def ringbuf_reserve(self, map_index: int, size: int):
         return self.call(RINGBUF_RESERVE, I8P, [self.map_ref(map_index), _c64(size), _c64(0)],

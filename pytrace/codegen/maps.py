@@ -4,6 +4,10 @@ Keys are zeroed before fields are stored so padding bytes are defined (the verif
 requires initialised stack memory for helper arguments, and equal keys must be
 equal bytes). A map without keys uses the single u64 key 0; hist/lhist maps put
 the u64 bucket index after the user keys.
+
+Within one probe a key built once is used again (same layout, same stable key
+expressions) and an integer read once is not looked up again until something
+writes that map: see pytrace.codegen.reuse.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from __future__ import annotations
 from pytrace import ast
 from pytrace.codegen.function import FunctionCodegen, align_of, c64
 from pytrace.codegen.helpers import BPF_ANY
-from pytrace.codegen.module import I8P
+from pytrace.codegen.module import I8P, I64
+from pytrace.codegen.reuse import signature
 from pytrace.types import UINT64, HistType, LhistType, TupleType
 
 
@@ -26,9 +31,28 @@ def map_index(fn: FunctionCodegen, name: str) -> int:
     return fn.state.map_indices[name]
 
 
+def key_signature(m: ast.Map):
+    """(signatures of the key expressions, variables they read), or None when a key
+    may evaluate differently a second time."""
+    sigs, deps = [], set()
+    for k in m.keys:
+        s = signature(k)
+        if s is None:
+            return None
+        sigs.append(s[0])
+        deps |= s[1]
+    return tuple(sigs), frozenset(deps)
+
+
 def build_key(fn: FunctionCodegen, m: ast.Map, bucket=None):
     info = fn.state.maps[m.name]
     layout = key_layout(info)
+    ks = key_signature(m) if bucket is None else None
+    if ks is not None:
+        # Same bytes as a key already on the stack (any map with this layout).
+        ptr = fn.reuse.get(("key", layout, ks[0]))
+        if ptr is not None:
+            return ptr
     ptr = fn.alloc(layout.size, "key")
     # Every field store writes all its bytes, so only padding (or the u64 0 key of a
     # keyless map, or a bucket slot written later) needs zeroing.
@@ -38,6 +62,8 @@ def build_key(fn: FunctionCodegen, m: ast.Map, bucket=None):
         fn.store_expr(k, ty, fn.gep(ptr, off), align_of(off))
     if bucket is not None:
         fn.store_int(bucket, fn.gep(ptr, layout.offsets[-1]), 8)
+    if ks is not None:
+        fn.reuse.put(("key", layout, ks[0]), ptr, ks[1])
     return ptr
 
 
@@ -45,6 +71,20 @@ def read(fn: FunctionCodegen, m: ast.Map):
     """The map's value for these keys, or zero when absent."""
     info = fn.state.maps[m.name]
     vt = info.value_type
+    ks = key_signature(m)
+    cached = None
+    if ks is not None and (info.aggregation or vt.is_integer):
+        cached = ("read", m.name, ks[0])
+        value = fn.reuse.get(cached)
+        if value is not None:
+            return value
+    value = _lookup(fn, m, info, vt)
+    if cached is not None:
+        fn.reuse.put(cached, value, ks[1] | {m.name})
+    return value
+
+
+def _lookup(fn: FunctionCodegen, m: ast.Map, info, vt):
     key = build_key(fn, m)
     found = fn.h.map_lookup(map_index(fn, m.name), key)
     is_null = fn.b.icmp_unsigned("==", found, I8P(None))
@@ -75,11 +115,13 @@ def write(fn: FunctionCodegen, m: ast.Map, value, src_ty) -> None:
     buf = fn.alloc(vt.size, "val")
     fn.store(vt, value, buf, src_ty)
     fn.h.map_update(map_index(fn, m.name), key, buf, BPF_ANY)
+    fn.reuse.forget(m.name)
 
 
 def delete(fn: FunctionCodegen, m: ast.Map) -> None:
     key = build_key(fn, m)
     fn.h.map_delete(map_index(fn, m.name), key)
+    fn.reuse.forget(m.name)
 
 
 def update_slot(fn: FunctionCodegen, m: ast.Map, on_found, init, bucket=None) -> None:
@@ -102,3 +144,16 @@ def update_slot(fn: FunctionCodegen, m: ast.Map, on_found, init, bucket=None) ->
         fn.h.map_update(idx, key, buf, BPF_ANY)
 
     fn.if_else(is_null, absent, present)
+    fn.reuse.forget(m.name)
+
+
+def add_to_slot(fn: FunctionCodegen, m: ast.Map, value, bucket=None) -> None:
+    """count/sum/hist/lhist: this CPU's slot += value, or a new slot holding value.
+
+    The in-place add is one `lock add` where a load, add and store take three;
+    the slot is this CPU's own, so the lock is uncontended."""
+
+    def add(ptr):
+        fn.b.atomic_rmw("add", fn.b.bitcast(ptr, I64.as_pointer()), value, "monotonic")
+
+    update_slot(fn, m, add, lambda buf: fn.store_int(value, buf, 8), bucket)

@@ -51,12 +51,12 @@ def _assign(fn: FunctionCodegen, s: ast.Assign):
     if isinstance(target, ast.Map):
         maps.write(fn, target, v, vt)
     else:
-        fn.store(fn.var_types[target.name], v, fn.vars[target.name], vt)
+        fn.assign_var(target.name, v, vt)
 
 
 def _var_decl(fn: FunctionCodegen, s: ast.VarDecl):
     if s.value is not None:
-        fn.store(fn.var_types[s.var.name], fn.expr(s.value), fn.vars[s.var.name], s.value.ty)
+        fn.assign_var(s.var.name, fn.expr(s.value), s.value.ty)
 
 
 def _if(fn: FunctionCodegen, s: ast.If):
@@ -81,14 +81,17 @@ def _while(fn: FunctionCodegen, s: ast.While):
     body = fn.fn.append_basic_block("while.body")
     done = fn.fn.append_basic_block("while.end")
     fn.b.branch(head)
-    fn.b.position_at_end(head)
-    fn.b.cbranch(fn.truth(fn.expr(s.cond)), body, done)
-    fn.b.position_at_end(body)
-    fn.loops.append((head, done))
-    gen_block(fn, s.body)
-    fn.loops.pop()
-    if not fn.b.block.is_terminated:
-        fn.b.branch(head)
+    # The condition and body run again after the body's stores: nothing computed
+    # before the loop is reused inside it (pytrace.codegen.reuse).
+    with fn.reuse.loop():
+        fn.b.position_at_end(head)
+        fn.b.cbranch(fn.truth(fn.expr(s.cond)), body, done)
+        fn.b.position_at_end(body)
+        fn.loops.append((head, done))
+        gen_block(fn, s.body)
+        fn.loops.pop()
+        if not fn.b.block.is_terminated:
+            fn.b.branch(head)
     fn.b.position_at_end(done)
 
 
