@@ -64,9 +64,20 @@ def _elapsed(fn, e):
 
 
 def _probe_type(checker, e):
-    if checker.unit.probe_id is None:
+    if checker.unit.probe_id is None and not getattr(checker.unit, "probe_by_cookie", False):
         raise error("probe builtin needs one program per attach point", e)
     return SpecialType("probe")
+
+
+GET_ATTACH_COOKIE = 174
+
+
+def _probe(fn, e):
+    if fn.unit.probe_id is None:
+        # One program on many points (uprobe_multi): each point's cookie is its id.
+        from pytrace.codegen.module import I64
+        return fn.h.call(GET_ATTACH_COOKIE, I64, [fn.ctx])
+    return c64(fn.unit.probe_id)
 
 
 def _args_type(checker, e):
@@ -85,7 +96,7 @@ variable("nsecs", _u64, lambda fn, e: fn.h.ktime_get_ns())
 variable("elapsed", _elapsed_type, _elapsed)
 variable("cpu", _u64, lambda fn, e: fn.h.get_smp_processor_id())
 variable("comm", lambda c, e: COMM, _comm)
-variable("probe", _probe_type, lambda fn, e: c64(fn.unit.probe_id))
+variable("probe", _probe_type, _probe)
 variable("rand", _u64, lambda fn, e: fn.h.get_prandom_u32())
 variable("cgroup", _u64, lambda fn, e: fn.h.get_current_cgroup_id())
 def _cpid_type(checker, e):

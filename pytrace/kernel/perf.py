@@ -5,7 +5,8 @@ kprobe/uprobe (through their dynamic PMUs in /sys/bus/event_source, so the
 probe lives exactly as long as its fd), software, hardware, timer and
 breakpoint events, and linking a program to an event: a BPF perf-event link
 where the kernel has one (5.15+), PERF_EVENT_IOC_SET_BPF otherwise. Raw
-tracepoints and tracing programs get their own bpf(2) links here too.
+tracepoints, tracing programs and uprobe_multi (many uprobes of one binary,
+no perf event) get their own bpf(2) links here too.
 """
 
 from __future__ import annotations
@@ -232,6 +233,28 @@ def open_uprobe(path: str, offset: int, retprobe: bool = False, pid: int = -1,
         raise _attach_error(f"cannot attach {kind} to {where}", e.errno) from None
     finally:
         del keep
+
+
+def attach_uprobe_multi(prog_fd: int, path: str, offsets: list[int], retprobe: bool = False,
+                        pid: int = -1, ref_ctr_offsets: list[int] | None = None,
+                        cookies: list[int] | None = None) -> int:
+    """One uprobe_multi link putting prog_fd on every offset of `path`; returns the
+    link fd. Closing it removes every one of those uprobes at once (one RCU wait
+    for them all, where per-function perf events wait once each)."""
+    kind = "uretprobe" if retprobe else "uprobe"
+    try:
+        return bpf.link_create_uprobe_multi(prog_fd, path, list(offsets),
+                                            ref_ctr_offsets=ref_ctr_offsets, cookies=cookies,
+                                            retprobe=retprobe, pid=max(pid, 0))
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            raise AttachError(f"cannot attach {kind}: no such file {path}", e.errno) from None
+        if e.errno == errno.ESRCH:
+            raise AttachError(f"cannot attach {kind} to {path}: no process {pid}",
+                              e.errno) from None
+        where = f"{path}:{offsets[0]:#x}" if len(offsets) == 1 else \
+            f"{len(offsets)} functions of {path}"
+        raise _attach_error(f"cannot attach {kind} to {where}", e.errno) from None
 
 
 def open_event(ev_type: int, config: int, *, sample_period: int = 0, sample_freq: int = 0,

@@ -49,9 +49,17 @@ def expand_probes(state: CompileState) -> None:
             # A provider may need separate programs for some points (fentry: one
             # attach_btf_id each; usdt: sites whose arguments live in different places).
             split = getattr(provider, "split_units", None)
+            # uprobe_multi links give each point a cookie: `probe` reads it, one program.
+            by_cookie = per_point and not uses_args and getattr(
+                provider, "probe_ids_by_cookie", lambda target: False)(state.target)
             for specs in (split(all_specs, probe) if split else [all_specs]):
                 names = list(dict.fromkeys(s.name for s in specs))
-                if per_point and len(names) > 1:
+                if by_cookie and len(names) > 1:
+                    _add_unit(state, probe, index, provider, specs, uses_args)
+                    state.units[-1].probe_by_cookie = True
+                    for spec in specs:
+                        spec.options["probe_id"] = state.probe_id(spec.name)
+                elif per_point and len(names) > 1:
                     # `probe` and `args` differ per attach point: one program each.
                     for name in names:
                         _add_unit(state, probe, index, provider,

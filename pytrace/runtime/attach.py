@@ -24,18 +24,31 @@ class Attachments:
         """Attach every non-BEGIN/END program; returns how many points attached."""
         count = 0
         for prog in loaded.programs:
+            # A provider with attach_program attaches all of a program's points at
+            # once (uprobe_multi: one link per binary); a program has one provider.
+            whole = prog.spec.attach and getattr(get_provider(prog.spec.attach[0].provider),
+                                                 "attach_program", None)
+            if whole:
+                self._keep(self._attach(prog.spec.attach[0], whole, self.target, prog.fd,
+                                        prog.spec, options))
+                count += len(prog.spec.attach)
+                continue
             for spec in prog.spec.attach:
                 provider = get_provider(spec.provider)
-                try:
-                    handle = provider.attach(self.target, prog.fd, spec, options)
-                except PytraceError:
-                    raise
-                except OSError as e:
-                    raise PytraceError(f"Error attaching probe: '{spec.name}': "
-                                       f"{_reason(e)}") from None
-                self._keep(handle)
+                self._keep(self._attach(spec, provider.attach, self.target, prog.fd, spec,
+                                        options))
                 count += 1
         return count
+
+    @staticmethod
+    def _attach(spec, attach, *args):
+        try:
+            return attach(*args)
+        except PytraceError:
+            raise
+        except OSError as e:
+            raise PytraceError(f"Error attaching probe: '{spec.name}': "
+                               f"{_reason(e)}") from None
 
     def _keep(self, handle) -> None:
         if handle is None:

@@ -38,6 +38,13 @@ class Target(ABC):
     @abstractmethod
     def online_cpus(self) -> list[int]: ...
 
+    # ---- facts: kernel features ------------------------------------------------
+    def supports(self, feature: str) -> bool:
+        """Whether the kernel has an optional feature, probed once per target.
+        Known: "uprobe_multi" (many uprobes in one BPF link, Linux 6.6+). Unknown
+        features, and targets that do not probe, answer False (the portable path)."""
+        return False
+
     # ---- bpf(2): maps ----------------------------------------------------
     @abstractmethod
     def map_create(self, map_type: int, key_size: int, value_size: int,
@@ -106,6 +113,16 @@ class Target(ABC):
     @abstractmethod
     def attach_uprobe(self, prog_fd: int, path: str, offset: int, retprobe: bool = False,
                       pid: int = -1, ref_ctr_offset: int = 0) -> int: ...
+
+    def attach_uprobe_multi(self, prog_fd: int, path: str, offsets: list[int],
+                            retprobe: bool = False, pid: int = -1,
+                            ref_ctr_offsets: list[int] | None = None,
+                            cookies: list[int] | None = None) -> int:
+        """Attach a program (loaded with expected_attach_type BPF_TRACE_UPROBE_MULTI)
+        at every file offset of one binary through ONE uprobe_multi link; cookies
+        (one per offset) are what bpf_get_attach_cookie returns there. Only called
+        when supports("uprobe_multi") said yes."""
+        raise NotImplementedError("this target has no uprobe_multi links")
 
     @abstractmethod
     def attach_perf_event(self, prog_fd: int, ev_type: int, config: int, *,

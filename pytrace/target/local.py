@@ -29,8 +29,16 @@ class LocalTarget(LocalFiles, Target):
         self._attachments: dict[int, list[int]] = {}             # handle -> fds it owns
         self._readers: dict[int, RingBufferReader] = {}          # id(reader) -> reader
         self._ncpus: int | None = None
+        self._features: dict[str, bool] = {}                     # supports() answers
         perf.mount_tracefs_if_missing()
         atexit.register(self.close_all)
+
+    # ---- kernel features -----------------------------------------------------------------
+    def supports(self, feature):
+        if feature not in self._features:
+            probe = _FEATURE_PROBES.get(feature)
+            self._features[feature] = bool(probe and probe())
+        return self._features[feature]
 
     # ---- maps ---------------------------------------------------------------------------
     def _ncpu(self) -> int:
@@ -138,6 +146,11 @@ class LocalTarget(LocalFiles, Target):
         pfd = perf.open_uprobe(path, offset, retprobe, pid, ref_ctr_offset)
         return self._attach_events(prog_fd, [pfd], f"uprobe {path}:{offset:#x}")
 
+    def attach_uprobe_multi(self, prog_fd, path, offsets, retprobe=False, pid=-1,
+                            ref_ctr_offsets=None, cookies=None):
+        return self._own([perf.attach_uprobe_multi(prog_fd, path, offsets, retprobe, pid,
+                                                   ref_ctr_offsets, cookies)])
+
     def attach_perf_event(self, prog_fd, ev_type, config, *, sample_period=0, sample_freq=0,
                           pid=-1, cpu=0):
         """cpu=-1 with pid=-1 means one event per online CPU (profile:hz)."""
@@ -199,6 +212,10 @@ class LocalTarget(LocalFiles, Target):
         self._progs.clear()
         self._maps.clear()
         self._btfs.clear()
+
+
+# How each optional kernel feature is probed (once per LocalTarget).
+_FEATURE_PROBES = {"uprobe_multi": bpf.uprobe_multi_supported}
 
 
 def _close_quietly(fd: int) -> None:
