@@ -17,7 +17,9 @@ unmeasured warm-up run writes the caches. `python3 -c pass` is shown as the
 interpreter's own floor (it includes this machine's site-packages .pth
 hooks).
 
-Run as root:  python3 bench/startup.py [--runs N]
+Commands run round-robin (one run of each in turn), so load from elsewhere on
+the machine falls on all of them alike. Run as root:
+    python3 bench/startup.py [--runs N]
 bpftrace is optional (its rows are skipped when it is not installed).
 """
 
@@ -83,11 +85,18 @@ def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, cpu
 
 
-def measure(argv: list[str], env: dict[str, str], runs: int) -> tuple[float, float]:
-    run_once(argv, env)  # warm-up: writes .pyc caches, warms the page cache
-    samples = [run_once(argv, env) for _ in range(runs)]
-    return (statistics.median(s[0] for s in samples),
-            statistics.median(s[1] for s in samples))
+def measure(cmds: dict[str, list[str]], env: dict[str, str],
+            runs: int) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU seconds per command, run round-robin so that load from
+    elsewhere on the machine falls on every command alike."""
+    for argv in cmds.values():
+        run_once(argv, env)  # warm-up: writes .pyc caches, warms the page cache
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cmds}
+    for _ in range(runs):
+        for name, argv in cmds.items():
+            samples[name].append(run_once(argv, env))
+    return {name: (statistics.median(s[0] for s in got), statistics.median(s[1] for s in got))
+            for name, got in samples.items()}
 
 
 def main() -> int:
@@ -100,11 +109,10 @@ def main() -> int:
     programs = {"BEGIN { exit(); }": BEGIN_EXIT, "12-probe script": TWELVE_PROBES}
     print(f"{'program':<20} {'command':<26} {'wall ms':>8} {'cpu ms':>8}")
     for label, program in programs.items():
-        for name, argv in commands().items():
-            full = argv if name.endswith("(floor)") else argv + [program]
-            if name.endswith("(floor)") and program is not BEGIN_EXIT:
-                continue
-            wall, cpu = measure(full, env, opts.runs)
+        cmds = {name: argv if name.endswith("(floor)") else argv + [program]
+                for name, argv in commands().items()
+                if program is BEGIN_EXIT or not name.endswith("(floor)")}
+        for name, (wall, cpu) in measure(cmds, env, opts.runs).items():
             print(f"{label:<20} {name:<26} {wall * 1000:8.0f} {cpu * 1000:8.0f}",
                   flush=True)
     return 0
