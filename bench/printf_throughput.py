@@ -13,7 +13,12 @@ default). For each run we report:
   the slowdown of each against an untraced run;
 - lines: printf lines in the output file, and `Lost N events` as reported;
 - lines/s: lines / (tracer exit - workload loop start), both CLOCK_MONOTONIC, so
-  it includes the tracer catching up after the workload is done and its exit.
+  it includes the tracer catching up after the workload is done and its exit;
+- us CPU/line: the tracer's CPU time (user + system, its child's loop taken
+  out) beyond that of the same run with one call, per line printed, and
+  capacity = its inverse: the lines per second one CPU of the tracer can
+  deliver. Wall-clock rates swing with whatever else runs on the machine;
+  this does much less.
 
 Run as root:  python3 bench/printf_throughput.py [--calls N] [--rounds R] [--tracer pytrace]
 bpftrace is optional (its rows are skipped when it is not installed).
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -90,11 +96,17 @@ def untraced(exe: str, calls: int, cpu: int) -> tuple[float, float]:
 
 
 def traced(cmd: list[str], exe: str, calls: int, cpu: int, tracer_cpu: int,
-           out_path: str) -> dict:
+           out_path: str, root: str | None = None) -> dict:
     full = (["taskset", "-c", str(tracer_cpu)] + cmd +
             ["-o", out_path, "-c", f"{TASKSET} -c {cpu} {exe} {calls}", "-e", PROGRAM])
-    done = subprocess.run(full, capture_output=True, text=True, timeout=300)
+    # `python3 -m` puts the working directory first on sys.path: run in root.
+    env = dict(os.environ, PYTHONPATH=root) if root else None
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(full, capture_output=True, text=True, timeout=300, env=env, cwd=root)
     t_exit = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The tracer and its -c child; the child's loop time is taken out below.
+    cpu_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     pid, ns_call, t_start, cpu_ns = parse_workload(done.stdout + done.stderr)
     prefix = f"{pid} "
     lines = lost = 0
@@ -109,7 +121,8 @@ def traced(cmd: list[str], exe: str, calls: int, cpu: int, tracer_cpu: int,
     for m in LOST.finditer(done.stdout + done.stderr):
         lost += int(m.group(1))
     return {"ns_call": ns_call, "cpu_call": cpu_ns, "lines": lines, "lost": lost,
-            "rate": lines / ((t_exit - t_start) / 1e9)}
+            "rate": lines / ((t_exit - t_start) / 1e9),
+            "tracer_cpu": cpu_s - cpu_ns * calls / 1e9}
 
 
 def main() -> int:
@@ -120,6 +133,8 @@ def main() -> int:
     ap.add_argument("--tracer-cpu", type=int, default=0)
     ap.add_argument("--tracer", action="append", choices=sorted(TRACERS))
     ap.add_argument("--dir", default="/dev/shm", help="where the output file goes")
+    ap.add_argument("--pytrace-root", help="run pytrace from this checkout (a git worktree "
+                    "of an older commit, for before/after figures)")
     args = ap.parse_args()
     names = args.tracer or list(TRACERS)
     tracers = {k: TRACERS[k] for k in names if k == "pytrace" or shutil.which(TRACERS[k][0])}
@@ -132,14 +147,23 @@ def main() -> int:
         print(f"untraced getppid: {base:.1f} ns/call wall, {base_cpu:.1f} ns/call CPU; "
               f"{args.calls} calls, median of {args.rounds} rounds")
         print(f"{'tracer':<9} {'wall ns':>8} {'slowdown':>9} {'CPU ns':>8} {'slowdown':>9} "
-              f"{'lines':>8} {'lost':>8} {'lines/s':>9}")
+              f"{'lines':>8} {'lost':>8} {'lines/s':>9} {'us CPU/line':>12} {'capacity':>9}")
         for name, cmd in tracers.items():
-            runs = [traced(cmd, exe, args.calls, args.cpu, args.tracer_cpu,
-                           os.path.join(out_dir, f"{name}.out")) for _ in range(args.rounds)]
+            root = None
+            if name == "pytrace" and args.pytrace_root:
+                root = os.path.abspath(args.pytrace_root)
+            path = os.path.join(out_dir, f"{name}.out")
+            # The same run with one call: start-up, compile, attach and exit.
+            idle = statistics.median(traced(cmd, exe, 1, args.cpu, args.tracer_cpu, path,
+                                            root)["tracer_cpu"] for _ in range(args.rounds))
+            runs = [traced(cmd, exe, args.calls, args.cpu, args.tracer_cpu, path, root)
+                    for _ in range(args.rounds)]
             med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            per_line = (med["tracer_cpu"] - idle) / max(med["lines"], 1)
             print(f"{name:<9} {med['ns_call']:>8.1f} {med['ns_call'] / base:>8.1f}x "
                   f"{med['cpu_call']:>8.1f} {med['cpu_call'] / base_cpu:>8.1f}x "
-                  f"{med['lines']:>8.0f} {med['lost']:>8.0f} {med['rate'] / 1000:>8.0f}k")
+                  f"{med['lines']:>8.0f} {med['lost']:>8.0f} {med['rate'] / 1000:>8.0f}k "
+                  f"{per_line * 1e6:>12.2f} {1 / per_line / 1000:>8.0f}k")
     return 0
 
 
