@@ -14,8 +14,8 @@ adds ~100 ms of bash before Python starts, which a real install has not).
 Bytecode caching is on, as on a real install where pip wrote .pyc files:
 PYTHONDONTWRITEBYTECODE is removed from the children's environment and one
 unmeasured warm-up run writes the caches. `python3 -c pass` is shown as the
-interpreter's own floor (it includes this machine's site-packages .pth
-hooks).
+interpreter's own floor: it includes the site-packages .pth hooks (an editable
+install's finder, any CA-injection hooks), which `python3 -S -c pass` leaves out.
 
 Commands run round-robin (one run of each in turn), so load from elsewhere on
 the machine falls on all of them alike. Run as root:
@@ -60,7 +60,8 @@ def console_script() -> str | None:
 
 def commands() -> dict[str, list[str]]:
     py = interpreter()
-    cmds = {"python3 -c pass (floor)": [py, "-c", "pass"],
+    cmds = {"python3 -S -c pass (floor)": [py, "-S", "-c", "pass"],
+            "python3 -c pass (floor)": [py, "-c", "pass"],
             "python3 -m pytrace": [py, "-m", "pytrace", "-e"]}
     script = console_script()
     if script:
@@ -107,13 +108,13 @@ def main() -> int:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     # bpftrace 0.17 warns when it cannot raise RLIMIT_MEMLOCK; harmless here.
     programs = {"BEGIN { exit(); }": BEGIN_EXIT, "12-probe script": TWELVE_PROBES}
-    print(f"{'program':<20} {'command':<26} {'wall ms':>8} {'cpu ms':>8}")
+    print(f"{'program':<20} {'command':<28} {'wall ms':>8} {'cpu ms':>8}")
     for label, program in programs.items():
         cmds = {name: argv if name.endswith("(floor)") else argv + [program]
                 for name, argv in commands().items()
                 if program is BEGIN_EXIT or not name.endswith("(floor)")}
         for name, (wall, cpu) in measure(cmds, env, opts.runs).items():
-            print(f"{label:<20} {name:<26} {wall * 1000:8.0f} {cpu * 1000:8.0f}",
+            print(f"{label:<20} {name:<28} {wall * 1000:8.0f} {cpu * 1000:8.0f}",
                   flush=True)
     return 0
 
