@@ -22,6 +22,7 @@ from pytrace.types import IntType, StringType
 HEADER = 8  # the u64 action id
 _ID = struct.Struct("<Q").unpack_from
 _HEADER = struct.Struct("<I").unpack_from   # a ring record's length and flags
+_HEADER_ID = struct.Struct("<I4xQ").unpack_from   # ... and the action id after it
 _LENGTH, _DISCARD = LENGTH_MASK, DISCARD_BIT
 
 
@@ -94,12 +95,16 @@ class EventHandler:
         pos, end, done = start, len(blob), 0
         try:
             while pos < end and done < limit:
-                (header,) = _HEADER(blob, pos)
+                try:
+                    header, action_id = _HEADER_ID(blob, pos)
+                except struct.error:  # a last record too short for an id
+                    header, action_id = _HEADER(blob, pos)[0], None
                 length = header & _LENGTH
-                at, pos, done = pos + RECORD_HEADER, pos + ((length + RECORD_HEADER + 7) & ~7), done + 1
+                at = pos + RECORD_HEADER
+                pos += (length + RECORD_HEADER + 7) & ~7
+                done += 1
                 if header & _DISCARD or length < HEADER:
                     continue
-                (action_id,) = _ID(blob, at)
                 printf = fast[action_id] if action_id < nfast else None
                 if printf is not None:
                     lines.append(printf(blob, at, length))

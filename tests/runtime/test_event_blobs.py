@@ -78,3 +78,11 @@ def test_a_short_printf_record_is_read_zero_padded():
     short = record(0, struct.pack("<Q", 7) + b"ab")
     h.handle_blob(join_records([short, line_record(1)]))
     assert sink.calls == [("printf", "7 ab 0\n"), ("printf", "1 comm 10\n")]
+
+
+def test_records_too_short_for_an_id_are_skipped_even_last():
+    sink = RecordingSink()
+    h = EventHandler(Resources(actions=[PRINTF]), sink, NoSymbols(), RecordingMaps())
+    blob = join_records([b"\x01", line_record(1), b""])
+    assert h.handle_blob(blob) == (len(blob), False)
+    assert sink.calls == [("printf", "1 comm 10\n")]
