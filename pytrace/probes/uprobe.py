@@ -130,40 +130,58 @@ class UprobeProvider:
 
     # ---- uprobe_multi: one link per binary ----------------------------------------
     def probe_ids_by_cookie(self, target) -> bool:
-        """`probe` in a program attached to many functions reads the attach cookie
-        (each offset's probe id) instead of splitting into one program per function;
-        only uprobe_multi links carry per-offset cookies."""
-        return _multi(target)
+        return has_uprobe_multi(target)
 
     def program_attrs(self, specs, target) -> dict:
-        # The load must already know the attach path: a program loaded for
-        # uprobe_multi links is refused by perf-event links, and the reverse.
-        return {"expected_attach_type": ATTACH_TRACE_UPROBE_MULTI} if _multi(target) else {}
+        return multi_program_attrs(target)
 
     def attach_program(self, target, prog_fd, program, options) -> list:
-        """Attach one program at all its points: one uprobe_multi link per binary when
-        it was loaded for them, else one perf event per point. Returns the handles;
-        on failure, detaches what it made."""
-        specs = program.attach
-        if program.expected_attach_type != ATTACH_TRACE_UPROBE_MULTI:
-            return _each(target, [lambda s=s: self.attach(target, prog_fd, s, options)
-                                  for s in specs])
-        by_path: dict[str, list] = {}
-        for spec in specs:
-            by_path.setdefault(spec.target, []).append(spec)
-        pid = attach_pid(options)
-        return _each(target, [lambda path=path, group=group: target.attach_uprobe_multi(
-            prog_fd, path, [s.offset for s in group], retprobe=self.is_return, pid=pid,
-            cookies=_cookies(group)) for path, group in by_path.items()])
+        return attach_points(target, prog_fd, program, options, self.is_return, self.attach)
 
     def attach(self, target, prog_fd, spec, options):
         return target.attach_uprobe(prog_fd, spec.target, spec.offset,
                                     retprobe=self.is_return, pid=attach_pid(options))
 
 
-def _multi(target) -> bool:
+# ---- uprobe_multi, shared with usdt ---------------------------------------------------
+# `probe` in a program attached to many points reads the attach cookie (each
+# point's probe id, set at expansion) instead of splitting into one program per
+# point; only uprobe_multi links carry a cookie per offset.
+
+def has_uprobe_multi(target) -> bool:
     supports = getattr(target, "supports", None)
     return bool(supports and supports("uprobe_multi"))
+
+
+def multi_program_attrs(target) -> dict:
+    # The load must already know the attach path: a program loaded for
+    # uprobe_multi links is refused by perf-event links, and the reverse.
+    return {"expected_attach_type": ATTACH_TRACE_UPROBE_MULTI} if has_uprobe_multi(target) \
+        else {}
+
+
+def attach_points(target, prog_fd, program, options, retprobe: bool, attach_one) -> list:
+    """Attach one program at all its points: one uprobe_multi link per binary when it
+    was loaded for them, else `attach_one` (a perf event) per point. Returns the
+    handles; on failure, detaches what it made."""
+    specs = program.attach
+    if program.expected_attach_type != ATTACH_TRACE_UPROBE_MULTI:
+        return _each(target, [lambda s=s: attach_one(target, prog_fd, s, options)
+                              for s in specs])
+    by_path: dict[str, list] = {}
+    for spec in specs:
+        by_path.setdefault(spec.target, []).append(spec)
+    pid = attach_pid(options)
+    return _each(target, [lambda path=path, group=group: target.attach_uprobe_multi(
+        prog_fd, path, [s.offset for s in group], retprobe=retprobe, pid=pid,
+        ref_ctr_offsets=_ref_ctr_offsets(group), cookies=_cookies(group))
+        for path, group in by_path.items()])
+
+
+def _ref_ctr_offsets(specs) -> list[int] | None:
+    """USDT semaphores: the kernel counts them up while the probe is attached."""
+    offsets = [s.options.get("ref_ctr_offset", 0) for s in specs]
+    return offsets if any(offsets) else None
 
 
 def _cookies(specs) -> list[int] | None:

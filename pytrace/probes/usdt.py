@@ -3,18 +3,22 @@
 Each matching probe site becomes one uprobe at the site's file offset; a site
 with a semaphore passes the semaphore's file offset as the uprobe's
 ref_ctr_offset, so the kernel raises the semaphore while the probe is
-attached (and lowers it on detach). arg0..N are decoded in BPF from the
+attached (and lowers it on detach); with uprobe_multi links (Linux 6.6+) the
+sites of one program and binary share one link (see pytrace.probes.uprobe).
+arg0..N are decoded in BPF from the
 site's argument specs (pytrace.builtins.probe_args), so sites whose arguments
 live in different places get different programs; sites that agree share one.
 """
 
 from __future__ import annotations
 
+from pytrace import ast
 from pytrace.diagnostics import PytraceError
 from pytrace.kernel import wildcard
 from pytrace.kernel.elf_symbols import ElfSymbols, SymbolError
 from pytrace.kernel.usdt import UsdtError, load_probes, load_process_probes, match_probes
-from pytrace.probes.uprobe import attach_pid, binary_path, shown_path
+from pytrace.probes.uprobe import (attach_pid, attach_points, binary_path, has_uprobe_multi,
+                                   multi_program_attrs, shown_path)
 from pytrace.resources import AttachSpec
 
 
@@ -88,7 +92,10 @@ class UsdtProvider:
         return out
 
     def split_units(self, specs, probe) -> list[list[AttachSpec]]:
-        """One program per distinct argument layout (in site order)."""
+        """One program per distinct argument layout (in site order); one for all
+        sites when the probe reads no argument."""
+        if not _reads_arguments(probe):
+            return [specs]
         groups: dict[tuple, list[AttachSpec]] = {}
         for spec in specs:
             args = tuple(spec.options.get("usdt_args", ()))
@@ -100,10 +107,26 @@ class UsdtProvider:
     def args_type(self, spec, target):
         return None
 
+    # uprobe_multi: the sites of one program and binary share one link, semaphores
+    # included (its ref_ctr_offsets); per-site perf events where the kernel lacks it.
+    def probe_ids_by_cookie(self, target) -> bool:
+        return has_uprobe_multi(target)
+
+    def program_attrs(self, specs, target) -> dict:
+        return multi_program_attrs(target)
+
+    def attach_program(self, target, prog_fd, program, options) -> list:
+        return attach_points(target, prog_fd, program, options, False, self.attach)
+
     def attach(self, target, prog_fd, spec, options):
         return target.attach_uprobe(prog_fd, spec.target, spec.offset, retprobe=False,
                                     pid=attach_pid(options),
                                     ref_ctr_offset=spec.options.get("ref_ctr_offset", 0))
+
+
+def _reads_arguments(probe) -> bool:
+    return any(isinstance(n, ast.Builtin) and n.name.startswith(("arg", "sarg"))
+               for n in ast.walk(probe))
 
 
 PROVIDER = UsdtProvider()

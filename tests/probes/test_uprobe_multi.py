@@ -191,6 +191,44 @@ def test_detaching_sixty_uprobes_is_one_wait_not_sixty(prog):
     assert elapsed < 0.5, f"detaching took {elapsed:.2f} s"
 
 
+# ---- usdt sites share the links too ------------------------------------------------------
+
+USDT_NAMES = ("plain", "global", "memory", "guarded")
+
+
+@pytest.fixture(scope="module")
+def usdt_prog(tmp_path_factory) -> str:
+    return workloads.usdt(tmp_path_factory.mktemp("usdt"))
+
+
+@pytest.mark.parametrize("target_class", [LocalTarget, PerfEventsOnly],
+                         ids=["uprobe_multi", "perf_events"])
+def test_usdt_wildcard_counts_every_site_semaphore_included(usdt_prog, target_class):
+    # The guarded site only fires while the kernel holds its semaphore up.
+    out = run_with_workload(f"usdt:{usdt_prog}:app:* {{ @[probe] = count(); }}",
+                            [usdt_prog, str(ROUNDS)], target=target_class())
+    assert counts(out) == {f"@[usdt:{usdt_prog}:app:{name}]": ROUNDS for name in USDT_NAMES}
+
+
+def test_usdt_sites_share_one_program_and_link_unless_arguments_differ(usdt_prog):
+    target = LocalTarget()
+    try:
+        compiled, _, attachments = attach_in(
+            target, f"usdt:{usdt_prog}:app:* {{ @[probe] = count(); }}")
+        (program,) = compiled.resources.programs
+        assert program.expected_attach_type == ATTACH_TRACE_UPROBE_MULTI
+        assert len(program.attach) == len(USDT_NAMES) and len(attachments.handles) == 1
+        attachments.detach_all()
+        # Reading arguments splits by where each site keeps them: a link per program.
+        compiled, _, attachments = attach_in(
+            target, f"usdt:{usdt_prog}:app:* {{ @[probe] = sum(arg0); }}")
+        programs = compiled.resources.programs
+        assert len(programs) > 1 and len(attachments.handles) == len(programs)
+        attachments.detach_all()
+    finally:
+        target.close_all()
+
+
 # ---- the kernel probe --------------------------------------------------------------------
 
 def test_the_kernel_is_probed_once_per_target(monkeypatch):

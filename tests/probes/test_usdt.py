@@ -57,11 +57,14 @@ def test_wildcard_names_each_site(prog):
 
 
 def test_sites_with_the_same_argument_layout_share_a_program(prog):
-    compiled = compile_text(f"usdt:{prog}:app:* {{ @ = count(); }}", target=LocalTarget())
+    compiled = compile_text(f"usdt:{prog}:app:* {{ @ = sum(arg0); }}", target=LocalTarget())
     layouts = {tuple(p.args) for p in load_probes(LocalTarget(), prog)}
     # At -O0 `global` and `memory` both pass `-8@%rax`: 3 layouts for 4 sites.
     assert len(compiled.resources.programs) == len(layouts)
     assert sum(len(p.attach) for p in compiled.resources.programs) == 4
+    # A probe that reads no argument needs no split at all.
+    plain = compile_text(f"usdt:{prog}:app:* {{ @ = count(); }}", target=LocalTarget())
+    assert [len(p.attach) for p in plain.resources.programs] == [4]
 
 
 def test_pid_restriction(prog):
