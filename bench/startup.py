@@ -19,7 +19,7 @@ install's finder, any CA-injection hooks), which `python3 -S -c pass` leaves out
 
 Commands run round-robin (one run of each in turn), so load from elsewhere on
 the machine falls on all of them alike. Run as root:
-    python3 bench/startup.py [--runs N]
+    python3 bench/startup.py [--runs N] [--compare OLD_CHECKOUT]
 bpftrace is optional (its rows are skipped when it is not installed).
 """
 
@@ -58,11 +58,14 @@ def console_script() -> str | None:
     return found
 
 
-def commands() -> dict[str, list[str]]:
+def commands(compare: str | None = None) -> dict[str, list[str]]:
     py = interpreter()
     cmds = {"python3 -S -c pass (floor)": [py, "-S", "-c", "pass"],
             "python3 -c pass (floor)": [py, "-c", "pass"],
             "python3 -m pytrace": [py, "-m", "pytrace", "-e"]}
+    if compare:
+        # `python3 -m pytrace` with another checkout first on sys.path (its cwd).
+        cmds["python3 -m pytrace (--compare)"] = ["@" + compare, py, "-m", "pytrace", "-e"]
     script = console_script()
     if script:
         cmds["pytrace (script)"] = [script, "-e"]
@@ -73,10 +76,13 @@ def commands() -> dict[str, list[str]]:
 
 def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall and CPU seconds of one fresh process run to exit."""
+    cwd = None
+    if argv[0].startswith("@"):  # "@DIR": run from DIR
+        cwd, argv = argv[0][1:], argv[1:]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE)
+                          stderr=subprocess.PIPE, cwd=cwd)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -103,18 +109,21 @@ def measure(cmds: dict[str, list[str]], env: dict[str, str],
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--compare", metavar="DIR",
+                        help="also time `python3 -m pytrace` run from DIR, e.g. a "
+                             "`git worktree` of an older commit")
     opts = parser.parse_args()
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     # bpftrace 0.17 warns when it cannot raise RLIMIT_MEMLOCK; harmless here.
     programs = {"BEGIN { exit(); }": BEGIN_EXIT, "12-probe script": TWELVE_PROBES}
-    print(f"{'program':<20} {'command':<28} {'wall ms':>8} {'cpu ms':>8}")
+    print(f"{'program':<20} {'command':<32} {'wall ms':>8} {'cpu ms':>8}")
     for label, program in programs.items():
         cmds = {name: argv if name.endswith("(floor)") else argv + [program]
-                for name, argv in commands().items()
+                for name, argv in commands(opts.compare).items()
                 if program is BEGIN_EXIT or not name.endswith("(floor)")}
         for name, (wall, cpu) in measure(cmds, env, opts.runs).items():
-            print(f"{label:<20} {name:<28} {wall * 1000:8.0f} {cpu * 1000:8.0f}",
+            print(f"{label:<20} {name:<32} {wall * 1000:8.0f} {cpu * 1000:8.0f}",
                   flush=True)
     return 0
 
