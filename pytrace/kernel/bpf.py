@@ -463,11 +463,15 @@ _RETURN_ZERO = bytes.fromhex("b700000000000000" "9500000000000000")   # r0 = 0; 
 
 
 def uprobe_multi_supported() -> bool:
-    """Whether this kernel has uprobe_multi links (Linux 6.6+).
+    """Whether this kernel has usable uprobe_multi links (Linux 6.6+, with the
+    pid filter fixed).
 
     Loads a two-instruction program with the uprobe_multi attach type and asks
     for a link on "/": a kernel with the feature rejects the directory (EBADF),
     one without rejects the program or the attach type (EINVAL and friends).
+    Then once more with pid -1: the first kernels with the feature filtered a pid
+    by thread, not process (so -p missed every other thread); the fixed ones
+    check the pid before the path (EINVAL), those reach the path (EBADF).
     """
     try:
         fd, _ = prog_load(PROG_KPROBE, _RETURN_ZERO, name="uprobe_multi",
@@ -475,14 +479,19 @@ def uprobe_multi_supported() -> bool:
     except KernelError:
         return False
     try:
-        link = link_create_uprobe_multi(fd, "/", [0])
-    except OSError as e:
-        return e.errno == errno.EBADF
-    else:
-        os.close(link)   # never expected: "/" is no binary
-        return True
+        return (_link_errno(fd, 0) == errno.EBADF
+                and _link_errno(fd, 0xFFFFFFFF) == errno.EINVAL)
     finally:
         os.close(fd)
+
+
+def _link_errno(prog_fd: int, pid: int) -> int:
+    try:
+        link = link_create_uprobe_multi(prog_fd, "/", [0], pid=pid)
+    except OSError as e:
+        return e.errno
+    os.close(link)   # never expected: "/" is no binary
+    return 0
 
 
 def raw_tracepoint_open(prog_fd: int, name: str | None) -> int:
