@@ -3,11 +3,12 @@
 Each matching probe site becomes one uprobe at the site's file offset; a site
 with a semaphore passes the semaphore's file offset as the uprobe's
 ref_ctr_offset, so the kernel raises the semaphore while the probe is
-attached (and lowers it on detach); with uprobe_multi links (Linux 6.6+) the
-sites of one program and binary share one link (see pytrace.probes.uprobe).
-arg0..N are decoded in BPF from the
-site's argument specs (pytrace.builtins.probe_args), so sites whose arguments
-live in different places get different programs; sites that agree share one.
+attached (and lowers it on detach). arg0..N are decoded in BPF from the
+site's argument specs (pytrace.builtins.probe_args), so when a probe reads
+arguments, sites whose arguments live in different places get different
+programs; sites that agree share one, and so do all sites of a probe that
+reads none. With uprobe_multi links (Linux 6.6+) the sites of one program and
+binary share one link (see pytrace.probes.uprobe).
 """
 
 from __future__ import annotations
