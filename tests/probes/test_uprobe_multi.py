@@ -231,6 +231,19 @@ def test_usdt_wildcard_counts_every_site_semaphore_included(usdt_prog, target_cl
     assert counts(out) == {f"@[usdt:{usdt_prog}:app:{name}]": ROUNDS for name in USDT_NAMES}
 
 
+@pytest.mark.parametrize("target_class", [LocalTarget, PerfEventsOnly],
+                         ids=["uprobe_multi", "perf_events"])
+def test_usdt_arguments_and_probe_names_agree_site_by_site(usdt_prog, target_class):
+    # Programs split by argument layout, each attached to its sites (probe by cookie).
+    out = run_with_workload(f"usdt:{usdt_prog}:app:* {{ @[probe] = sum(arg0); }}",
+                            [usdt_prog, str(ROUNDS)], target=target_class())
+    r = range(ROUNDS)
+    assert counts(out) == {f"@[usdt:{usdt_prog}:app:plain]": sum(r),
+                           f"@[usdt:{usdt_prog}:app:global]": sum(101 + i for i in r),
+                           f"@[usdt:{usdt_prog}:app:memory]": sum(1003 + 3 * i for i in r),
+                           f"@[usdt:{usdt_prog}:app:guarded]": sum(10 * i for i in r)}
+
+
 def test_usdt_sites_share_one_program_and_link_unless_arguments_differ(usdt_prog, multi):
     target = LocalTarget()
     try:
