@@ -20,7 +20,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tracer_compare import TRACERS, start_tracer, stop_tracer  # noqa: E402
+from tracer_compare import (TRACERS, held_prog_ids, start_tracer,  # noqa: E402
+                            stop_tracer)
 
 LATENCY = ("tracepoint:syscalls:sys_enter_read { @start[tid] = nsecs; } "
            "tracepoint:syscalls:sys_exit_read /@start[tid]/ "
@@ -52,21 +53,6 @@ def xlated_counts(ids: set[int]) -> list[int]:
     progs = sorted((p["id"], p.get("bytes_xlated", 0) // 8) for p in json.loads(out or "[]")
                    if p["id"] in ids and p.get("type") in ("tracepoint", "raw_tracepoint"))
     return [n for _, n in progs]
-
-
-def held_prog_ids(pid: int) -> set[int]:
-    """Ids of the BPF programs whose fds process `pid` holds."""
-    ids = set()
-    fdinfo = f"/proc/{pid}/fdinfo"
-    for fd in os.listdir(fdinfo):
-        try:
-            with open(os.path.join(fdinfo, fd)) as f:
-                for line in f:
-                    if line.startswith("prog_id:"):
-                        ids.add(int(line.split()[1]))
-        except OSError:
-            continue  # closed meanwhile
-    return ids
 
 
 def dump(ids: set[int], path: str) -> None:
