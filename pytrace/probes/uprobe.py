@@ -17,10 +17,12 @@ goes to perf_event_open at attach time.
 
 from __future__ import annotations
 
+import errno
 import re
 
 from pytrace.diagnostics import PytraceError
 from pytrace.kernel import wildcard
+from pytrace.kernel.errors import ENOTSUPP, AttachError, KernelError, errno_text
 from pytrace.kernel.bpf import ATTACH_TRACE_UPROBE_MULTI
 from pytrace.kernel.elf_symbols import ElfSymbols, SymbolError, resolve_binary
 from pytrace.probes.demangle import demangle, without_parameters
@@ -166,16 +168,68 @@ def attach_points(target, prog_fd, program, options, retprobe: bool, attach_one)
     handles; on failure, detaches what it made."""
     specs = program.attach
     if program.expected_attach_type != ATTACH_TRACE_UPROBE_MULTI:
-        return _each(target, [lambda s=s: attach_one(target, prog_fd, s, options)
+        return _each(target, [lambda s=s: _naming(s, attach_one, target, prog_fd, s, options)
                               for s in specs])
     by_path: dict[str, list] = {}
     for spec in specs:
         by_path.setdefault(spec.target, []).append(spec)
     pid = attach_pid(options)
-    return _each(target, [lambda path=path, group=group: target.attach_uprobe_multi(
-        prog_fd, path, [s.offset for s in group], retprobe=retprobe, pid=pid,
-        ref_ctr_offsets=_ref_ctr_offsets(group), cookies=_cookies(group))
-        for path, group in by_path.items()])
+
+    def link(group):
+        return target.attach_uprobe_multi(
+            prog_fd, group[0].target, [s.offset for s in group], retprobe=retprobe, pid=pid,
+            ref_ctr_offsets=_ref_ctr_offsets(group), cookies=_cookies(group))
+
+    def link_or_name_the_culprit(group):
+        try:
+            return link(group)
+        except KernelError as e:
+            if e.errno not in _POINT_ERRORS:
+                raise
+            culprit = group[0] if len(group) == 1 else _first_refused(target, link, group)
+            raise (_named(culprit, e) if culprit else e) from None
+
+    return _each(target, [lambda group=group: link_or_name_the_culprit(group)
+                          for group in by_path.values()])
+
+
+# A uprobe the kernel refuses because of where it is (ENOTSUPP: an instruction it
+# cannot single-step, such as a lock-prefixed one), not because of the whole request.
+_POINT_ERRORS = frozenset({errno.EINVAL, ENOTSUPP})
+
+
+def _naming(spec, attach, *args):
+    try:
+        return attach(*args)
+    except KernelError as e:
+        raise _named(spec, e) if e.errno in _POINT_ERRORS else e from None
+
+
+def _named(spec, e) -> AttachError:
+    reason = ("the kernel cannot probe the instruction there" if e.errno == ENOTSUPP
+              else errno_text(e.errno))
+    return AttachError(f"Error attaching probe: {spec.name}: {reason}", e.errno)
+
+
+def _first_refused(target, link, group):
+    """One point of `group` the kernel refuses on its own (a group link failed):
+    bisect, keeping the half that still fails; a half that links is detached again.
+    None if every half links (the failure was not about one point)."""
+    while len(group) > 1:
+        half = group[:len(group) // 2]
+        try:
+            target.detach(link(half))
+        except KernelError as e:
+            if e.errno not in _POINT_ERRORS:
+                raise
+            group = half
+        else:
+            group = group[len(group) // 2:]
+    try:
+        target.detach(link(group))
+    except KernelError:
+        return group[0]
+    return None
 
 
 def _ref_ctr_offsets(specs) -> list[int] | None:

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from pytrace.diagnostics import PytraceError
 from pytrace.kernel import bpf
 from pytrace.kernel.bpf import ATTACH_TRACE_UPROBE_MULTI
 from pytrace.kernel.elf_symbols import resolve_binary
@@ -41,6 +42,9 @@ def calls_of(k: int) -> int:
 MANY = workloads.WAIT + "".join(
     f"__attribute__((noinline)) int fn_{k:02d}(int a) {{ sink += a; return {k}; }}\n"
     for k in range(FUNCS)) + r"""
+/* Uprobes refuse lock-prefixed instructions: this function starts with one. */
+__asm__(".text\n.globl locked_op\n.type locked_op, @function\nlocked_op:\n"
+        "lock incl sink(%rip)\nret\n.size locked_op, .-locked_op\n");
 static int (*const table[])(int) = {""" + ", ".join(f"fn_{k:02d}" for k in range(FUNCS)) + r"""};
 int main(int argc, char **argv) {
     if (!wait_for_go()) return 1;
@@ -210,6 +214,17 @@ def test_detaching_sixty_uprobes_is_one_wait_not_sixty(prog, multi):
         target.close_all()
     # Sixty perf-event uprobes take ~90 ms each to close (about 5.5 s).
     assert elapsed < 0.5, f"detaching took {elapsed:.2f} s"
+
+
+@pytest.mark.parametrize("target_class", [LocalTarget, PerfEventsOnly],
+                         ids=["uprobe_multi", "perf_events"])
+def test_a_function_the_kernel_cannot_probe_is_named(prog, target_class):
+    # In one link with others: the refused one is found and named, nothing stays.
+    with pytest.raises(PytraceError) as e:
+        run_with_workload(f"uprobe:{prog}:fn_1*, uprobe:{prog}:locked_op, uprobe:{prog}:fn_2* "
+                          "{ @ = count(); }", [prog, "1"], target=target_class())
+    assert str(e.value) == (f"Error attaching probe: uprobe:{prog}:locked_op: "
+                            "the kernel cannot probe the instruction there")
 
 
 # ---- usdt sites share the links too ------------------------------------------------------
