@@ -76,13 +76,21 @@ def _minmax(better: str):
             fn.store_int(v, buf, 8)
             fn.store_int(c64(1), fn.gep(buf, 8), 8)
 
-        def update(p):
-            current = fn.load_int(p, 8, signed)
-            unset = fn.b.icmp_unsigned("==", fn.load_int(fn.gep(p, 8), 8, False), c64(0))
-            wins = fn.b.or_(unset, cmp(better, v, current))
-            with fn.if_then(wins, "minmax"):
-                init(p)
-        maps.update_slot(fn, m, update, init)
+        def keep(slot, done, write):
+            # Write when v is better, or when the slot was never set (other CPUs'
+            # slots of a key start zeroed; so do slots after zero()).
+            current = fn.load_int(slot, 8, signed)
+            if better == ">" and not signed:
+                # Zero is below every unsigned value: an unset slot loses to any v
+                # that is not zero, and a zero v changes nothing. No flag test.
+                fn.b.cbranch(cmp(better, v, current), write, done)
+                return
+            flag = fn.block("minmax.flag")
+            fn.b.cbranch(cmp(better, v, current), write, flag)
+            fn.place(flag)
+            unset = fn.b.icmp_unsigned("==", fn.load_int(fn.gep(slot, 8), 8, False), c64(0))
+            fn.b.cbranch(unset, write, done)
+        maps.replace_slot_unless(fn, m, keep, init)
     return aggregate
 
 

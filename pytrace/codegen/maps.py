@@ -126,7 +126,7 @@ def delete(fn: FunctionCodegen, m: ast.Map) -> None:
 
 def update_slot(fn: FunctionCodegen, m: ast.Map, on_found, init, bucket=None) -> None:
     """Aggregation update: modify this CPU's slot in place if the key exists, else
-    insert a fresh slot. No atomics needed: per-CPU slots have one writer."""
+    insert a fresh slot (per-CPU maps: each CPU writes only its own slot)."""
     info = fn.state.maps[m.name]
     size = info.value_type.size
     key = build_key(fn, m, bucket)
@@ -157,3 +157,25 @@ def add_to_slot(fn: FunctionCodegen, m: ast.Map, value, bucket=None) -> None:
         fn.b.atomic_rmw("add", fn.b.bitcast(ptr, I64.as_pointer()), value, "monotonic")
 
     update_slot(fn, m, add, lambda buf: fn.store_int(value, buf, 8), bucket)
+
+
+def replace_slot_unless(fn: FunctionCodegen, m: ast.Map, keep, init) -> None:
+    """min/max: leave this CPU's slot alone when keep(slot) says so, else write a
+    fresh slot made by init(buf), new key or not, with one update call. Most
+    events keep the slot, and a new key and a better value share one path."""
+    info = fn.state.maps[m.name]
+    size = info.value_type.size
+    key = build_key(fn, m)
+    idx = map_index(fn, m.name)
+    found = fn.h.map_lookup(idx, key)
+    check, write, done = fn.block("minmax.check"), fn.block("minmax.write"), fn.block("minmax.end")
+    fn.b.cbranch(fn.b.icmp_unsigned("==", found, I8P(None)), write, check)
+    fn.place(check)
+    keep(found, done, write)
+    fn.place(write)
+    buf = fn.alloc(size, "slot")
+    init(buf)
+    fn.h.map_update(idx, key, buf, BPF_ANY)
+    fn.b.branch(done)
+    fn.place(done)
+    fn.reuse.forget(m.name)

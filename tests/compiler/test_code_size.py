@@ -90,6 +90,23 @@ def test_key_of_an_earlier_statement_is_rebuilt_once_its_stack_is_reused():
     assert list(b) == [(os.getpid(), 1)]
 
 
+def test_min_max_slots_keep_the_best_value_of_every_kind():
+    """max of unsigned values skips the set-flag test; the others need it."""
+    import struct
+    prog = ('BEGIN { @um = max((uint64)3); @um = max((uint64)0); @um = max((uint64)8); '
+            '@um = max((uint64)5); @z = max((uint64)0); @z = max((uint64)0); '
+            '@sm = max(-5); @sm = max(-7); @sm = max(-6); '
+            '@un = min((uint64)9); @un = min((uint64)4); @un = min((uint64)6); '
+            '@sn = min(3); @sn = min(-2); @sn = min(0); }')
+    with loaded(prog) as r:
+        r.run("begin")
+        slots = {name: [struct.unpack("<qQ", v) for v in r.map_entries(name)[()]
+                        if struct.unpack_from("<Q", v, 8)[0]]
+                 for name in ("@um", "@z", "@sm", "@un", "@sn")}
+    assert slots == {"@um": [(8, 1)], "@z": [(0, 1)], "@sm": [(-5, 1)], "@un": [(4, 1)],
+                     "@sn": [(-2, 1)]}
+
+
 def test_latency_pair_looks_start_up_once_and_deletes_it():
     """/@start[tid]/ then @start[tid] in the body then delete: one lookup of @start,
     one key, and the same histogram and empty @start a user expects."""
