@@ -41,7 +41,8 @@ class Target(ABC):
     # ---- facts: kernel features ------------------------------------------------
     def supports(self, feature: str) -> bool:
         """Whether the kernel has an optional feature, probed once per target.
-        Known: "uprobe_multi" (many uprobes in one BPF link, Linux 6.6+). Unknown
+        Known: "uprobe_multi" (many uprobes in one BPF link, Linux 6.6+; required
+        with the process-wide pid filter of later kernels). Unknown
         features, and targets that do not probe, answer False (the portable path)."""
         return False
 

@@ -4,7 +4,8 @@ Facts come from `LocalFiles`; actions call pytrace.kernel.{bpf,perf,ringbuf}
 in process. This class owns the bookkeeping around them: which fds are maps
 (and their per-CPU value sizes), which programs expect which attach type, and
 which fds make up one attachment, so that `detach` and `close_all` undo
-exactly what this Target did. `close_all` also runs at interpreter exit;
+exactly what this Target did, and which optional kernel features exist
+(`supports`, each probed once). `close_all` also runs at interpreter exit;
 if the process is killed instead, closing the fds (the kernel does it) is
 enough for the kernel to remove every probe.
 """
