@@ -58,3 +58,14 @@ def test_value_types_compare_hash_and_stay_immutable():
     assert repr(UINT64) == "IntType(bits=64, signed=False)"
     with pytest.raises(AttributeError):
         UINT64.bits = 32
+
+
+@pytest.mark.kernel
+def test_library_runs_keep_the_cyclic_gc_as_it_was():
+    # Only the CLI (one run per process) pauses and freezes the GC at start-up.
+    import gc
+
+    from pytrace.session import trace_output
+    frozen = gc.get_freeze_count()
+    assert trace_output("BEGIN { printf(\"hi\\n\"); exit(); }") == "Attaching 1 probe...\nhi\n\n\n"
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
