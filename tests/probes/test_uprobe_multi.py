@@ -167,8 +167,9 @@ def _count_while_another_copy_runs(prog, pid_filter: bool) -> dict[str, int]:
         other.stdin.write(b"g")
         other.stdin.flush()
         time.sleep(0.1)  # let it get going before the trace attaches
+        # 20 ms pauses keep the trace open long enough for the other copy to run.
         return counts(run_with_workload(f"uprobe:{prog}:fn_2* {{ @[probe] = count(); }}",
-                                        [prog, str(ROUNDS)], pid_filter=pid_filter))
+                                        [prog, str(ROUNDS), "20000"], pid_filter=pid_filter))
     finally:
         other.kill()
         other.wait()
