@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from pytrace import probes
+from pytrace.attach_points import PROVIDER_ALIASES
 from pytrace.diagnostics import PytraceError
 from pytrace.types import INT64, UINT64, IntType, LhistType, RecordField, RecordType
 
@@ -17,15 +18,23 @@ HEAVY = ("pytrace.kernel.btf", "pytrace.kernel.usdt", "pytrace.kernel.elf_symbol
          "elftools.elf.elffile", "elftools.dwarf.dwarfinfo", "difflib")
 
 
-def test_provider_table_names_every_spelling_of_every_provider():
+def test_every_spelling_of_every_provider_leads_to_its_module():
     scanned = {name: type(p).__module__.rsplit(".", 1)[1]
                for p in probes.all_providers() for name in (p.name, *p.aliases)}
-    assert scanned == probes._MODULES
+    assert {name: probes.module_for(name) for name in scanned} == scanned
+    # ... and every spelling the parser accepts gives its canonical provider.
+    modules = set(scanned.values())
+    for spelling, canonical in PROVIDER_ALIASES.items():
+        if probes.module_for(spelling) in modules:
+            assert probes.get_provider(spelling).name == canonical
 
 
 def test_unknown_provider_is_an_error():
     with pytest.raises(PytraceError, match="Invalid probe type: nosuch"):
         probes.get_provider("nosuch")
+    # A spelling bpftrace has but pytrace provides nothing for yet.
+    with pytest.raises(PytraceError, match="Invalid probe type: iter"):
+        probes.get_provider("iter")
 
 
 def test_aliases_give_the_same_provider():

@@ -6,7 +6,8 @@ A provider module defines `PROVIDER` (or `PROVIDERS`), objects with:
   expand(ap, target)   -> [AttachSpec]  (wildcards resolved against the target's facts)
   args_type(spec, target) -> RecordType | None   what the `args` builtin is, if anything
   attach(target, prog_fd, spec, options) -> handle
-Adding a probe type is adding a module here and its spellings to `_MODULES`.
+Adding a probe type is adding a module here (named after the provider, else listed in
+`_MODULE_OF`) and its spellings to pytrace.attach_points.PROVIDER_ALIASES.
 `get_provider` imports only the module a probe needs: the kernel-facing providers pull in
 pyelftools and BTF, which `BEGIN { exit(); }` must not pay for at start-up.
 `all_providers` (listing) scans the package and imports every module.
@@ -16,25 +17,24 @@ from __future__ import annotations
 
 import importlib
 
+from pytrace.attach_points import PROVIDER_ALIASES
 from pytrace.diagnostics import PytraceError
 
-# Every spelling of a provider -> the module defining it (tests check this against a scan).
-_MODULES = {
-    "BEGIN": "special", "END": "special",
-    "tracepoint": "tracepoint", "t": "tracepoint",
-    "rawtracepoint": "rawtracepoint", "rt": "rawtracepoint",
-    "kprobe": "kprobe", "k": "kprobe", "kretprobe": "kprobe", "kr": "kprobe",
-    "uprobe": "uprobe", "u": "uprobe", "uretprobe": "uprobe", "ur": "uprobe",
-    "usdt": "usdt", "U": "usdt",
-    "fentry": "fentry", "kfunc": "fentry", "f": "fentry",
-    "fexit": "fentry", "kretfunc": "fentry", "fr": "fentry",
-    "software": "software", "s": "software",
-    "hardware": "hardware", "h": "hardware",
-    "interval": "interval", "i": "interval",
-    "profile": "profile", "p": "profile",
-    "watchpoint": "watchpoint", "w": "watchpoint",
-    "asyncwatchpoint": "watchpoint", "aw": "watchpoint",
+# Canonical providers defined in a module of another name; every other provider
+# lives in the module named after it. Spellings come from the parser's alias table.
+_MODULE_OF = {
+    "BEGIN": "special", "END": "special", "kretprobe": "kprobe", "uretprobe": "uprobe",
+    "fexit": "fentry", "asyncwatchpoint": "watchpoint",
 }
+
+
+def module_for(name: str) -> str | None:
+    """The module that defines the provider spelled `name`, or None if no spelling."""
+    canonical = PROVIDER_ALIASES.get(name)
+    if canonical is None:
+        return None
+    return _MODULE_OF.get(canonical, canonical)
+
 
 _BY_NAME: dict[str, object] = {}
 
@@ -51,12 +51,20 @@ def _register(module) -> None:
 
 
 def get_provider(name: str, span=None):
+    name = PROVIDER_ALIASES.get(name, name)  # the canonical spelling, as the parser gives
     provider = _BY_NAME.get(name)
     if provider is None:
-        module_name = _MODULES.get(name)
+        module_name = module_for(name)
         if module_name is not None:
-            _register(importlib.import_module(f"{__name__}.{module_name}"))
-            provider = _BY_NAME.get(name)
+            try:
+                module = importlib.import_module(f"{__name__}.{module_name}")
+            except ModuleNotFoundError as e:
+                # A spelling bpftrace has but pytrace provides nothing for: below.
+                if e.name != f"{__name__}.{module_name}":
+                    raise
+            else:
+                _register(module)
+                provider = _BY_NAME.get(name)
     if provider is None:
         raise PytraceError(f"Invalid probe type: {name}", span)
     return provider
