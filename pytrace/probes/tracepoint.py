@@ -13,6 +13,16 @@ from pytrace.probes.tracepoint_format import TRACEFS_ROOTS, parse_format
 from pytrace.resources import AttachSpec
 
 
+def _not_found(target, category: str, event: str, span) -> PytraceError:
+    """The kernel layer's message, which names the closest existing tracepoints."""
+    from pytrace.kernel.errors import unknown_tracepoint
+    from pytrace.kernel.tracefs import list_tracepoints
+    every = list_tracepoints(target)
+    in_category = [e for c, e in every if c == category] or None
+    found = unknown_tracepoint(category, event, in_category, [f"{c}:{e}" for c, e in every])
+    return PytraceError(found.message, span)
+
+
 def _events_root(target) -> str:
     for root in TRACEFS_ROOTS:
         if target.path_exists(root + "/events"):
@@ -60,7 +70,7 @@ class TracepointProvider:
                                ap.span)
         if len(specs) == 1 and not _has_wildcard(category + event):
             if not target.path_exists(f"{root}/{category}/{event}/format"):
-                raise PytraceError(f"tracepoint not found: {category}:{event}", ap.span)
+                raise _not_found(target, category, event, ap.span)
         return specs
 
     def args_type(self, spec, target):

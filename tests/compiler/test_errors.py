@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pytrace.diagnostics import PytraceError
+
 from tests.compiler.harness import compile_error
 
 CASES = [
@@ -114,3 +116,19 @@ def test_positional_parameters_substitute_into_attach_points():
     names = [a.name for p in c.resources.programs for a in p.attach]
     assert names == ["interval:ms:250", "tracepoint:syscalls:sys_enter_getppid"]
     assert c.resources.programs[0].attach[0].options["sample_period"] == 250_000_000
+
+
+@pytest.mark.kernel
+def test_a_misspelt_tracepoint_names_the_closest_ones_at_its_place():
+    from pytrace.diagnostics import Source
+    from pytrace.compiler import compile_program
+    from pytrace.parser import parse
+    from pytrace.target.local import LocalTarget
+
+    source = Source("tracepoint:syscalls:sys_enter_opnat { }")
+    with pytest.raises(PytraceError) as caught:
+        compile_program(parse(source), LocalTarget(), params=[], source=source)
+    assert caught.value.message == (
+        "tracepoint not found: syscalls:sys_enter_opnat; did you mean "
+        "syscalls:sys_enter_openat, syscalls:sys_enter_openat2, syscalls:sys_enter_open?")
+    assert (caught.value.span.col, caught.value.span.end_col) == (1, 36)
