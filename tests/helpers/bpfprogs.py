@@ -13,6 +13,7 @@ from pytrace.kernel.insn import R0, R1, R2, R3, R4, R6, R7, R10
 GET_CURRENT_PID_TGID = 14
 MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM = 1, 2
 GET_STACKID = 27
+PROBE_READ_USER = 112
 RINGBUF_OUTPUT, RINGBUF_RESERVE, RINGBUF_SUBMIT, RINGBUF_DISCARD = 130, 131, 132, 133
 
 
@@ -142,5 +143,31 @@ def count_in_array(array_fd: int) -> bytes:
         I.call(MAP_LOOKUP_ELEM),
         I.jmp_imm(I.JEQ, R0, 0, 2),
         I.mov_imm(R1, 1), I.atomic_add(8, R0, 0, R1),
+        _return_zero(),
+    )
+
+
+def count_by_user_value(map_fd: int, addr: int) -> bytes:
+    """hash[u64 at user address addr] += 1 per event: how often the event fired
+    with each value of a watched variable."""
+    return I.program(
+        I.mov_reg(R1, R10), I.alu_imm(I.ADD, R1, -8),
+        I.mov_imm(R2, 8),
+        I.ld_imm64(R3, addr),
+        I.call(PROBE_READ_USER),
+        I.ld_map_fd(R1, map_fd),
+        I.mov_reg(R2, R10), I.alu_imm(I.ADD, R2, -8),
+        I.call(MAP_LOOKUP_ELEM),
+        I.jmp_imm(I.JEQ, R0, 0, 3),
+        I.mov_imm(R1, 1),
+        I.atomic_add(8, R0, 0, R1),
+        I.ja(9),
+        # First event with this value: insert 1.
+        I.st_imm(8, R10, -16, 1),
+        I.ld_map_fd(R1, map_fd),
+        I.mov_reg(R2, R10), I.alu_imm(I.ADD, R2, -8),
+        I.mov_reg(R3, R10), I.alu_imm(I.ADD, R3, -16),
+        I.mov_imm(R4, 0),
+        I.call(MAP_UPDATE_ELEM),
         _return_zero(),
     )

@@ -61,8 +61,11 @@ def test_function_wildcards(kallsyms):
 
 
 def test_symbol_table_is_sorted_and_complete(kallsyms):
+    # Symbols of BPF programs come and go as other work loads and frees
+    # programs between the two reads: compare the kernel's own symbols only.
     syms = kallsyms.symbols()
-    assert len(syms) == len(raw_lines())
+    steady = [s for s in syms if s.module != "bpf"]
+    assert len(steady) == sum(1 for p in raw_lines() if p[3:] != ["[bpf]"])
     addrs = [s.address for s in syms]
     assert addrs == sorted(addrs)
 

@@ -28,8 +28,14 @@ class HeldWorkload:
     """A started process waiting on stdin; the trace's `child`."""
 
     def __init__(self, argv: list[str]):
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.pid = self.proc.pid
+        # Popen returns when the child leaves vfork, before the kernel has loaded
+        # the program; probes attached then would see the loading (a watchpoint
+        # sees .bss being zeroed). The workload says "r" once it is waiting.
+        if self.proc.stdout.read(1) != b"r":
+            self.proc.wait()
+            raise RuntimeError(f"workload {argv[0]} did not start")
         self.pidfd = os.pidfd_open(self.pid)
 
     def release(self) -> None:
@@ -50,6 +56,8 @@ class HeldWorkload:
         self.close()
 
     def close(self) -> None:
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         if self.pidfd >= 0:
             os.close(self.pidfd)
             self.pidfd = -1

@@ -57,4 +57,4 @@ def test_profile_and_interval_fire_at_the_asked_rate():
         assert 30 <= int(n) <= 55, out
     assert sum(int(n) for n in counts.values()) >= 0.8 * 50 * len(cpus), out
     interval = int(re.search(r"^@i: (\d+)$", out, re.M).group(1))
-    assert 45 <= interval <= 51, out  # every 20 ms for one second, on one CPU
+    assert 40 <= interval <= 51, out  # every 20 ms for one second, on one CPU

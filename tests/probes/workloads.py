@@ -18,10 +18,11 @@ WAIT = r"""
 #include <stdlib.h>
 #include <unistd.h>
 volatile long sink;  /* results land here: the workload prints nothing */
-/* NOWAIT=1 (for `pytrace -c`, which holds the child itself) skips the wait. */
+/* NOWAIT=1 (for `pytrace -c`, which holds the child itself) skips the wait.
+   Otherwise "r" on stdout says the program is loaded and waiting for a byte. */
 static int wait_for_go(void) {
     char c;
-    return getenv("NOWAIT") != 0 || read(0, &c, 1) == 1;
+    return getenv("NOWAIT") != 0 || (write(1, "r", 1) == 1 && read(0, &c, 1) == 1);
 }
 """
 
@@ -132,7 +133,10 @@ CPP = r"""
 #include <stdlib.h>
 #include <unistd.h>
 volatile long sink;
-static int wait_for_go(void) { char c; return getenv("NOWAIT") != 0 || read(0, &c, 1) == 1; }
+static int wait_for_go(void) {
+    char c;
+    return getenv("NOWAIT") != 0 || (write(1, "r", 1) == 1 && read(0, &c, 1) == 1);
+}
 namespace ns {
 struct Widget {
     int v;
