@@ -39,6 +39,9 @@ class Session:
     warning_stream: object | None = None  # stderr when None
     # The CLI's one run per process: no cyclic GC until tracing starts (see run()).
     quick_start: bool = False
+    # The CLI's too: the process exits next, so closes that are slow in the kernel
+    # but stop nothing (trace events already unlinked) finish in a child.
+    background_release: bool = False
 
     def __post_init__(self):
         if isinstance(self.program, str):
@@ -124,7 +127,7 @@ class Session:
                 watched.close()
             if loaded is not None:
                 loaded.close(target)
-            target.close_all()
+            target.close_all(background=self.background_release)
 
     def report_programs(self, loaded) -> None:
         """-v: each program's size as loaded and what the verifier walked."""
@@ -183,6 +186,8 @@ def run_from_cli(opts, source: Source, params: list[str]) -> int:
             session.separator_stream = sys.stdout
         session.flush_each_batch = opts.buffering != "full"
         session.quick_start = True
+        # The process ends right after: slow kernel clean-up may outlive it.
+        session.background_release = True
         return session.run()
     finally:
         if opts.output:

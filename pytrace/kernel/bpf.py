@@ -432,10 +432,13 @@ def prog_test_run(fd: int, ctx: bytes = b"") -> int:
 
 # ---- links ----------------------------------------------------------------------------
 
-def link_create(prog_fd: int, target_fd: int, attach_type: int) -> int:
-    """BPF_LINK_CREATE; raises OSError so callers can fall back."""
-    attr = _attr((0, "I", prog_fd), (4, "I", target_fd), (8, "I", attach_type))
-    return sys_bpf(LINK_CREATE, attr)
+def link_create(prog_fd: int, target_fd: int, attach_type: int, cookie: int = 0) -> int:
+    """BPF_LINK_CREATE; raises OSError so callers can fall back. For perf-event
+    links, cookie is what bpf_get_attach_cookie() returns in the program."""
+    fields = [(0, "I", prog_fd), (4, "I", target_fd), (8, "I", attach_type)]
+    if cookie:
+        fields.append((16, "Q", cookie))   # link_create.perf_event.bpf_cookie
+    return sys_bpf(LINK_CREATE, _attr(*fields))
 
 
 def link_create_uprobe_multi(prog_fd: int, path: str, offsets: list[int], *,
@@ -483,6 +486,21 @@ def uprobe_multi_supported() -> bool:
                 and _link_errno(fd, 0xFFFFFFFF) == errno.EINVAL)
     finally:
         os.close(fd)
+
+
+def perf_cookie_supported() -> bool:
+    """Whether perf-event links carry a cookie (Linux 5.15+): the same kernels
+    let tracepoint programs call bpf_get_attach_cookie, which older verifiers
+    refuse as an unknown helper."""
+    get_attach_cookie = 174
+    insns = (bytes([0x85, 0, 0, 0]) + get_attach_cookie.to_bytes(4, "little")
+             + _RETURN_ZERO)
+    try:
+        fd, _ = prog_load(PROG_TRACEPOINT, insns, name="cookie_probe")
+    except KernelError:
+        return False
+    os.close(fd)
+    return True
 
 
 def _link_errno(prog_fd: int, pid: int) -> int:

@@ -290,14 +290,16 @@ def open_breakpoint(addr: int, length: int, mode: str, pid: int = -1, cpu: int =
 
 # ---- linking programs to events ---------------------------------------------------------
 
-def attach_to_event(prog_fd: int, perf_fd: int, what: str = "event") -> int | None:
+def attach_to_event(prog_fd: int, perf_fd: int, what: str = "event",
+                    cookie: int = 0) -> int | None:
     """Run prog_fd on perf_fd's samples and enable it; returns the link fd, or
-    None when the ioctl fallback was used (then the perf fd owns the attachment)."""
+    None when the ioctl fallback was used (then the perf fd owns the attachment).
+    A cookie needs the link: the ioctl cannot carry one."""
     link = None
     try:
-        link = bpf.link_create(prog_fd, perf_fd, bpf.ATTACH_PERF_EVENT)
+        link = bpf.link_create(prog_fd, perf_fd, bpf.ATTACH_PERF_EVENT, cookie)
     except OSError as e:
-        if e.errno not in (errno.EINVAL, errno.EOPNOTSUPP, ENOTSUPP, errno.E2BIG):
+        if cookie or e.errno not in (errno.EINVAL, errno.EOPNOTSUPP, ENOTSUPP, errno.E2BIG):
             raise _attach_error(f"cannot attach program to {what}", e.errno) from None
         try:
             fcntl.ioctl(perf_fd, IOC_SET_BPF, prog_fd)

@@ -60,8 +60,14 @@ class KprobeProvider:
     def args_type(self, spec, target):
         return None
 
+    def probe_ids_by_cookie(self, target) -> bool:
+        # One program for every point of a wildcard; `probe` reads the link's cookie.
+        supports = getattr(target, "supports", None)
+        return bool(supports and supports("perf_cookie"))
+
     def attach(self, target, prog_fd, spec, options):
-        return target.attach_kprobe(prog_fd, spec.func, spec.offset, retprobe=self.is_return)
+        return target.attach_kprobe(prog_fd, spec.func, spec.offset, retprobe=self.is_return,
+                                    cookie=spec.options.get("probe_id", 0))
 
 
 PROVIDERS = [KprobeProvider("kprobe", ("k",), False),

@@ -79,8 +79,14 @@ class TracepointProvider:
             "utf-8", "replace")
         return parse_format(text)
 
+    def probe_ids_by_cookie(self, target) -> bool:
+        # One program for every point of a wildcard; `probe` reads the link's cookie.
+        supports = getattr(target, "supports", None)
+        return bool(supports and supports("perf_cookie"))
+
     def attach(self, target, prog_fd, spec, options):
-        return target.attach_tracepoint(prog_fd, spec.target, spec.func)
+        return target.attach_tracepoint(prog_fd, spec.target, spec.func,
+                                        cookie=spec.options.get("probe_id", 0))
 
 
 PROVIDER = TracepointProvider()

@@ -42,7 +42,8 @@ class Target(ABC):
     def supports(self, feature: str) -> bool:
         """Whether the kernel has an optional feature, probed once per target.
         Known: "uprobe_multi" (many uprobes in one BPF link, Linux 6.6+; required
-        with the process-wide pid filter of later kernels). Unknown
+        with the process-wide pid filter of later kernels), "perf_cookie" (perf-event
+        links carry a cookie for bpf_get_attach_cookie, Linux 5.15+). Unknown
         features, and targets that do not probe, answer False (the portable path)."""
         return False
 
@@ -102,14 +103,18 @@ class Target(ABC):
 
     # ---- attach: every attachment is owned by the returned handle ----------
     @abstractmethod
-    def attach_tracepoint(self, prog_fd: int, category: str, event: str) -> int: ...
+    def attach_tracepoint(self, prog_fd: int, category: str, event: str,
+                          cookie: int = 0) -> int:
+        """A nonzero cookie (only when supports("perf_cookie")) is what
+        bpf_get_attach_cookie returns in the program at this point."""
 
     @abstractmethod
     def attach_raw_tracepoint(self, prog_fd: int, name: str) -> int: ...
 
     @abstractmethod
     def attach_kprobe(self, prog_fd: int, func: str, offset: int = 0,
-                      retprobe: bool = False) -> int: ...
+                      retprobe: bool = False, cookie: int = 0) -> int:
+        """cookie: as for attach_tracepoint."""
 
     @abstractmethod
     def attach_uprobe(self, prog_fd: int, path: str, offset: int, retprobe: bool = False,
@@ -153,5 +158,7 @@ class Target(ABC):
         """Close a map, program or attachment fd."""
 
     @abstractmethod
-    def close_all(self) -> None:
-        """Detach and close everything this Target opened (idempotent)."""
+    def close_all(self, background: bool = False) -> None:
+        """Detach and close everything this Target opened (idempotent). With
+        background, closes that are slow in the kernel but no longer matter (trace
+        events without their program) may finish after the caller has exited."""

@@ -28,6 +28,11 @@ class LocalTarget(LocalFiles, Target):
         self._progs: dict[int, int] = {}                         # fd -> expected_attach_type
         self._btfs: set[int] = set()                             # BTF blobs we loaded
         self._attachments: dict[int, list[int]] = {}             # handle -> fds it owns
+        # Tracepoint, kprobe and uprobe perf events whose link is closed: no program
+        # runs on them any more, but closing one waits out an RCU grace period in
+        # the kernel (~40 ms, one at a time), so they are closed last (close_all).
+        self._slow_events: set[int] = set()
+        self._quiet_events: list[int] = []
         self._readers: dict[int, RingBufferReader] = {}          # id(reader) -> reader
         self._ncpus: int | None = None
         self._features: dict[str, bool] = {}                     # supports() answers
@@ -117,35 +122,41 @@ class LocalTarget(LocalFiles, Target):
         self._attachments[handle] = fds
         return handle
 
-    def _attach_events(self, prog_fd: int, perf_fds: list[int], what: str) -> int:
-        """Link prog_fd to every perf fd; on any failure close what was opened."""
+    def _attach_events(self, prog_fd: int, perf_fds: list[int], what: str,
+                       cookie: int = 0, slow_close: bool = False) -> int:
+        """Link prog_fd to every perf fd; on any failure close what was opened.
+        slow_close: the events are trace events, whose close is slow."""
         owned: list[int] = []
         try:
             for pfd in perf_fds:
                 owned.append(pfd)
-                link = perf.attach_to_event(prog_fd, pfd, what)
+                link = perf.attach_to_event(prog_fd, pfd, what, cookie)
                 if link is not None:
                     owned.insert(0, link)   # the handle is a link fd when there is one
+                    if slow_close:
+                        self._slow_events.add(pfd)
         except BaseException:
             for fd in owned + [p for p in perf_fds if p not in owned]:
                 os.close(fd)
             raise
         return self._own(owned)
 
-    def attach_tracepoint(self, prog_fd, category, event):
+    def attach_tracepoint(self, prog_fd, category, event, cookie=0):
         pfd = perf.open_tracepoint(category, event)
-        return self._attach_events(prog_fd, [pfd], f"tracepoint {category}:{event}")
+        return self._attach_events(prog_fd, [pfd], f"tracepoint {category}:{event}", cookie,
+                                   slow_close=True)
 
     def attach_raw_tracepoint(self, prog_fd, name):
         return self._own([perf.attach_raw_tracepoint(prog_fd, name)])
 
-    def attach_kprobe(self, prog_fd, func, offset=0, retprobe=False):
+    def attach_kprobe(self, prog_fd, func, offset=0, retprobe=False, cookie=0):
         pfd = perf.open_kprobe(func, offset, retprobe)
-        return self._attach_events(prog_fd, [pfd], f"kprobe {func}")
+        return self._attach_events(prog_fd, [pfd], f"kprobe {func}", cookie, slow_close=True)
 
     def attach_uprobe(self, prog_fd, path, offset, retprobe=False, pid=-1, ref_ctr_offset=0):
         pfd = perf.open_uprobe(path, offset, retprobe, pid, ref_ctr_offset)
-        return self._attach_events(prog_fd, [pfd], f"uprobe {path}:{offset:#x}")
+        return self._attach_events(prog_fd, [pfd], f"uprobe {path}:{offset:#x}",
+                                   slow_close=True)
 
     def attach_uprobe_multi(self, prog_fd, path, offsets, retprobe=False, pid=-1,
                             ref_ctr_offsets=None, cookies=None):
@@ -175,11 +186,17 @@ class LocalTarget(LocalFiles, Target):
         return self._attach_events(prog_fd, [pfd], f"watchpoint {addr:#x}")
 
     def detach(self, handle):
+        """Closing the link stops the program at once; a trace event left without
+        it is closed by close_all (see _slow_events)."""
         fds = self._attachments.pop(handle, None)
         if fds is None:
             raise AttachError(f"no attachment with handle {handle}")
         for fd in fds:
-            _close_quietly(fd)
+            if fd in self._slow_events:
+                self._slow_events.discard(fd)
+                self._quiet_events.append(fd)
+            else:
+                _close_quietly(fd)
 
     # ---- events ------------------------------------------------------------------------------
     def ring_buffer(self, map_fd):
@@ -201,7 +218,7 @@ class LocalTarget(LocalFiles, Target):
         self._btfs.discard(fd)
         _close_quietly(fd)
 
-    def close_all(self):
+    def close_all(self, background=False):
         # Links and perf events first so no program fires while maps go away.
         for handle in list(self._attachments):
             self.detach(handle)
@@ -213,10 +230,52 @@ class LocalTarget(LocalFiles, Target):
         self._progs.clear()
         self._maps.clear()
         self._btfs.clear()
+        quiet, self._quiet_events = self._quiet_events, []
+        if background and len(quiet) > BACKGROUND_CLOSE_MIN:
+            release_in_background(quiet)
+        for fd in quiet:
+            _close_quietly(fd)
+
+
+# Below this many quiet trace events (~40 ms each) closing them in place is quick.
+BACKGROUND_CLOSE_MIN = 8
+
+
+def release_in_background(fds: list[int]) -> None:
+    """Hand the last references of fds to a detached child that closes them.
+
+    The caller then closes its own copies, which only drops references, and
+    can exit at once; the kernel's slow part (an RCU grace period per trace
+    event) happens in the child. Nothing runs on these events any more: their
+    programs were unlinked before.
+    """
+    keep = set(fds)
+    try:
+        pid = os.fork()
+    except OSError:
+        return   # close them in place, slowly
+    if pid:
+        return
+    try:
+        os.setsid()
+        # Let go of the terminal, pipes and everything else at once: whoever
+        # reads pytrace's output must see it end when pytrace ends.
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for std in (0, 1, 2):
+            os.dup2(devnull, std)
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            if fd > 2 and fd not in keep:
+                _close_quietly(fd)
+        for fd in fds:
+            _close_quietly(fd)
+    finally:
+        os._exit(0)
 
 
 # How each optional kernel feature is probed (once per LocalTarget).
-_FEATURE_PROBES = {"uprobe_multi": bpf.uprobe_multi_supported}
+_FEATURE_PROBES = {"uprobe_multi": bpf.uprobe_multi_supported,
+                   "perf_cookie": bpf.perf_cookie_supported}
 
 
 def _close_quietly(fd: int) -> None:

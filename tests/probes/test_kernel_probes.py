@@ -123,6 +123,22 @@ def test_kprobe_wildcard_expands_over_kallsyms_functions():
     assert sorted(a.func for a in programs[0].attach) == expected
 
 
+def test_kprobe_wildcard_reading_probe_is_one_verified_program():
+    # `probe` comes from each perf link's cookie, so the wildcard needs no
+    # program per function; it loads here, where only the attach would fail.
+    target = LocalTarget()
+    compiled = compile_text("kprobe:vfs_rea* { @[probe] = count(); }", target=target)
+    (prog,) = compiled.resources.programs
+    assert len(prog.attach) > 1
+    assert sorted(compiled.resources.probe_names) == sorted(a.name for a in prog.attach)
+    loaded = load(target, compiled.object, compiled.resources)
+    try:
+        assert target.prog_info(loaded.programs[0].fd)["type"] == 2
+    finally:
+        loaded.close(target)
+        target.close_all()
+
+
 def test_kprobe_offset_names_the_probe():
     spec = compile_text("kprobe:vfs_read+16 { @ = count(); }",
                         target=LocalTarget()).resources.programs[0].attach[0]
