@@ -16,7 +16,7 @@ import re
 from pytrace.diagnostics import PytraceError
 from pytrace.kernel import wildcard
 from pytrace.probes.btf_args import args_record, vmlinux
-from pytrace.probes.tracepoint_format import TRACEFS_ROOTS
+from pytrace.kernel.tracefs import TRACEFS_ROOTS
 from pytrace.resources import AttachSpec
 
 BPF_TRACE_RAW_TP = 23

@@ -9,7 +9,8 @@ from __future__ import annotations
 import fnmatch
 
 from pytrace.diagnostics import PytraceError
-from pytrace.probes.tracepoint_format import TRACEFS_ROOTS, parse_format
+from pytrace.kernel.tracefs import TRACEFS_ROOTS
+from pytrace.probes.tracepoint_format import parse_format
 from pytrace.resources import AttachSpec
 
 
