@@ -25,31 +25,35 @@ def _return_zero() -> bytes:
     return I.program(I.mov_imm(R0, 0), I.exit_())
 
 
+def _count_key_at(map_fd: int, key_off: int) -> bytes:
+    """hash[key on the stack at r10 + key_off] += 1 (u64), inserting 1 the first
+    time; then return 0."""
+    return I.program(
+        I.ld_map_fd(R1, map_fd),
+        I.mov_reg(R2, R10), I.alu_imm(I.ADD, R2, key_off),
+        I.call(MAP_LOOKUP_ELEM),
+        I.jmp_imm(I.JEQ, R0, 0, 3),
+        I.mov_imm(R1, 1),
+        I.atomic_add(8, R0, 0, R1),
+        I.ja(9),
+        # First event with this key: insert 1.
+        I.st_imm(8, R10, -24, 1),
+        I.ld_map_fd(R1, map_fd),
+        I.mov_reg(R2, R10), I.alu_imm(I.ADD, R2, key_off),
+        I.mov_reg(R3, R10), I.alu_imm(I.ADD, R3, -24),
+        I.mov_imm(R4, 0),
+        I.call(MAP_UPDATE_ELEM),
+        _return_zero(),
+    )
+
+
 def count_by_tgid(map_fd: int, syscall_nr: int | None = None) -> bytes:
     """hash[u32 tgid] += 1 (u64) per event.
 
     With syscall_nr, only raw_tracepoint sys_enter events whose id (args[1])
     is that number count.
     """
-    body = I.program(
-        _tgid_into_r0(),
-        I.stx(4, R10, -4, R0),
-        I.ld_map_fd(R1, map_fd),
-        I.mov_reg(R2, R10), I.alu_imm(I.ADD, R2, -4),
-        I.call(MAP_LOOKUP_ELEM),
-        I.jmp_imm(I.JEQ, R0, 0, 3),
-        I.mov_imm(R1, 1),
-        I.atomic_add(8, R0, 0, R1),
-        I.ja(9),
-        # First event of this process: insert 1.
-        I.st_imm(8, R10, -16, 1),
-        I.ld_map_fd(R1, map_fd),
-        I.mov_reg(R2, R10), I.alu_imm(I.ADD, R2, -4),
-        I.mov_reg(R3, R10), I.alu_imm(I.ADD, R3, -16),
-        I.mov_imm(R4, 0),
-        I.call(MAP_UPDATE_ELEM),
-        _return_zero(),
-    )
+    body = I.program(_tgid_into_r0(), I.stx(4, R10, -4, R0), _count_key_at(map_fd, -4))
     if syscall_nr is None:
         return body
     skip = I.count(body) - 2   # land on the final `r0 = 0; exit`
@@ -155,19 +159,5 @@ def count_by_user_value(map_fd: int, addr: int) -> bytes:
         I.mov_imm(R2, 8),
         I.ld_imm64(R3, addr),
         I.call(PROBE_READ_USER),
-        I.ld_map_fd(R1, map_fd),
-        I.mov_reg(R2, R10), I.alu_imm(I.ADD, R2, -8),
-        I.call(MAP_LOOKUP_ELEM),
-        I.jmp_imm(I.JEQ, R0, 0, 3),
-        I.mov_imm(R1, 1),
-        I.atomic_add(8, R0, 0, R1),
-        I.ja(9),
-        # First event with this value: insert 1.
-        I.st_imm(8, R10, -16, 1),
-        I.ld_map_fd(R1, map_fd),
-        I.mov_reg(R2, R10), I.alu_imm(I.ADD, R2, -8),
-        I.mov_reg(R3, R10), I.alu_imm(I.ADD, R3, -16),
-        I.mov_imm(R4, 0),
-        I.call(MAP_UPDATE_ELEM),
-        _return_zero(),
+        _count_key_at(map_fd, -8),
     )
