@@ -1,6 +1,6 @@
 """Re-record the expected stdout of one-liner cases with bpftrace (a maintainer tool).
 
-    python3 tests/e2e/oracle.py [CASE_NAME ...]
+    python3 tests/e2e/oracle.py [--file oneliners_X.json] [CASE_NAME ...]
 
 Builds the workload, runs bpftrace 0.17 with each case's arguments, shows its
 output and stores it in oneliners.json (`{wl}` for the workload's path). The
@@ -20,7 +20,10 @@ HERE = Path(__file__).parent
 
 
 def main(names: list[str]) -> None:
-    cases_path = HERE / "oneliners.json"
+    file_name = "oneliners.json"
+    if names[:1] == ["--file"]:
+        file_name, names = names[1], names[2:]
+    cases_path = HERE / file_name
     cases = json.loads(cases_path.read_text())
     with tempfile.TemporaryDirectory() as tmp:
         wl = str(Path(tmp) / "wl")

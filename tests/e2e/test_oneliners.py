@@ -1,6 +1,6 @@
 """One-liners end to end on the real kernel: pytrace's stdout must equal bpftrace's.
 
-Each case in oneliners.json holds the command-line arguments and the exact
+Each case in oneliners*.json holds the command-line arguments and the exact
 stdout bpftrace 0.17 printed for them on this machine (produced once while
 writing the case; bpftrace is not needed to run these tests). Workloads are
 deterministic: BEGIN-only programs, timers that exit after a fixed number of
@@ -19,7 +19,9 @@ from pytrace.cli import main
 from tests.helpers.cbuild import build_c
 
 HERE = Path(__file__).parent
-CASES = json.loads((HERE / "oneliners.json").read_text())
+# oneliners.json and one oneliners_<topic>.json per group of builtins.
+CASES = [case for path in sorted(HERE.glob("oneliners*.json"))
+         for case in json.loads(path.read_text())]
 
 
 @pytest.fixture(scope="module")
