@@ -37,5 +37,7 @@ def collect_maps(state: CompileState) -> list[MapSpec]:
     specs.append(MapSpec(LOST_MAP, "array", (), UINT64, 4, 8, 1))
     if "elapsed" in state.uses:
         specs.append(MapSpec(ELAPSED_MAP, "array", (), UINT64, 4, 8, 1))
+    from pytrace.builtins.stacks import stack_map_specs
+    specs.extend(stack_map_specs(state.uses))  # kstack/ustack: one map per frame limit
     state.map_indices = {m.name: i for i, m in enumerate(specs)}
     return specs

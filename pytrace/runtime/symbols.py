@@ -12,7 +12,6 @@ import struct
 
 from pytrace import types as T
 from pytrace.output import values as V
-from pytrace.resources import STACKS_MAP
 
 
 class TargetSymbols:
@@ -76,9 +75,11 @@ class TargetSymbols:
     def _stack_addresses(self, stype: T.StackType, stack_id: int) -> list[int]:
         if stack_id < 0 or self.loaded is None:
             return []
+        from pytrace.builtins.stacks import stack_map_name
+        name = stack_map_name(stype.limit)
         try:
-            fd = self.loaded.map_fd(STACKS_MAP)
-            spec = self.resources.map(STACKS_MAP)
+            fd = self.loaded.map_fd(name)
+            spec = self.resources.map(name)
         except KeyError:
             return []
         raw = self.target.map_lookup(fd, struct.pack("<I", stack_id), spec.value_size)
