@@ -58,7 +58,7 @@ class TargetSymbols:
         r = sym.resolve(addr) if sym is not None else None
         if r is None:
             return V.Frame(addr)
-        return V.Frame(addr, r[0], r[1])
+        return V.Frame(addr, r[0], r[1], r[2])  # r[2]: the mapped file, for perf mode
 
     def usym(self, addr: int, pid: int) -> V.Symbol:
         return V.Symbol(addr, self._user_frame(addr, pid).name)
