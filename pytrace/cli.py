@@ -41,6 +41,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
                    help="report errors from BPF helpers")
     p.add_argument("-B", dest="buffering", choices=("line", "full", "none"),
                    help="output buffering")
+    p.add_argument("--unsafe", action="store_true",
+                   help="allow functions with side effects outside the trace: "
+                        "system(), signal(), override()")
     p.add_argument("--target", default="local",
                    help="where to trace: local, ssh://[user@]host, adb[:serial], cmd:COMMAND")
     p.add_argument("args", nargs="*", metavar="ARGS",

@@ -49,6 +49,8 @@ def compile_program(program: ast.Program, target, *, params: list[str] | None = 
     state = CompileState(program, target, list(params or []), source, cpid=cpid)
     # -p: user probes resolve binaries through that process (its maps, its root).
     state.pid = (options or {}).get("pid")
+    # --unsafe: system(), signal() and override() are allowed.
+    state.unsafe = bool((options or {}).get("unsafe"))
     expand_probes(state)
     check_all(state)
     maps = collect_maps(state)

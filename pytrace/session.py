@@ -36,6 +36,7 @@ class Session:
     separator_stream: object | None = None  # where "\n\n" goes if not `output`
     flush_each_batch: bool = True
     helper_errors: int = 0
+    unsafe: bool = False               # --unsafe: allow system(), signal(), override()
     warning_stream: object | None = None  # stderr when None
     # The CLI's one run per process: no cyclic GC until tracing starts (see run()).
     quick_start: bool = False
@@ -69,7 +70,8 @@ class Session:
         return compiled
 
     def compile_options(self, cpid: int) -> dict:
-        return {"cpid": cpid, "pid": self.pid, "helper_errors": self.helper_errors}
+        return {"cpid": cpid, "pid": self.pid, "helper_errors": self.helper_errors,
+                "unsafe": self.unsafe}
 
     # ---- running --------------------------------------------------------------------
     def run(self) -> int:
@@ -173,7 +175,7 @@ def run_from_cli(opts, source: Source, params: list[str]) -> int:
         raise PytraceError(f"--target {opts.target}: remote targets are not supported yet")
     session = Session(source, params=params, format=opts.format, quiet=opts.quiet,
                       command=opts.command, pid=opts.pid, verbose=opts.verbose,
-                      helper_errors=opts.helper_errors)
+                      helper_errors=opts.helper_errors, unsafe=opts.unsafe)
     if opts.debug:
         for stage in opts.debug:
             sys.stdout.write(session.debug_text(stage))

@@ -8,6 +8,7 @@ map, ...), and tells the loop whether the program asked to exit.
 
 from __future__ import annotations
 
+import os
 import struct
 import sys
 import time
@@ -44,6 +45,17 @@ def _record_unpacker(action: AsyncAction):
         layout += "x" * (off - pos) + code
         pos = off + t.size
     return struct.Struct(layout).unpack_from
+
+
+CAT_BYTES_MAX = 10240  # bpftrace's default limit for cat()
+
+
+def cat_bytes_max() -> int:
+    """cat()'s limit: BPFTRACE_CAT_BYTES_MAX as in bpftrace, else 10240 bytes."""
+    try:
+        return int(os.environ.get("BPFTRACE_CAT_BYTES_MAX", CAT_BYTES_MAX))
+    except ValueError:
+        return CAT_BYTES_MAX
 
 
 class EventHandler:
@@ -213,13 +225,15 @@ class EventHandler:
         self.sink.join(delim.join(strings[:count]))
 
     def on_cat(self, action, payload):
+        """cat(): the file's first cat_bytes_max() bytes; a file that cannot be
+        read is an error line on stderr and, as in bpftrace, an empty cat message."""
         from pytrace.output.printf import format_printf
         path = format_printf(action.fmt or "", self.typed_args(action, payload))
         try:
-            data = self.target.read_file(path)
+            data = self.target.read_file(path, cat_bytes_max())
         except OSError as e:
             self.warn(f"ERROR: failed to open file '{path}': {e.strerror or e}")
-            return
+            data = b""
         self.sink.cat(data.decode("utf-8", errors="surrogateescape"))
 
     def on_system(self, action, payload):

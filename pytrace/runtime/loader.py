@@ -321,4 +321,8 @@ def verifier_error(spec: ProgramSpec, log: str, resources: Resources) -> LoadErr
     message = f"The BPF verifier rejected the program for {program_title(spec, resources)}"
     if summary:
         message += f": {summary[-1].strip()}"
+        if "cannot use helper bpf_override_return" in summary[-1]:
+            # The kernel offers the helper only when built with it.
+            message += (" (override() needs a kernel built with "
+                         "CONFIG_BPF_KPROBE_OVERRIDE)")
     return LoadError(message, spec.span, summary[:-1] if summary else [])

@@ -1,0 +1,196 @@
+"""Builtins with effects outside the trace: cat and system (userspace actions with a
+printf-style format), and signal and override (helpers that change what the traced
+task does). system, signal and override run only with --unsafe, as in bpftrace."""
+
+from __future__ import annotations
+
+import llvmlite.ir as ir
+
+from pytrace import ast
+from pytrace.builtins import function
+from pytrace.codegen import events
+from pytrace.codegen.function import c64
+from pytrace.codegen.module import I64
+from pytrace.output.printf import parse_format
+from pytrace.passes.state import UnknownType, error
+from pytrace.passes.typecheck import describe
+from pytrace.passes.types_util import contains_unknown, is_int
+from pytrace.resources import AsyncAction
+from pytrace.types import VOID, AggregationType, SpecialType, StringType, TupleType
+
+OVERRIDE_RETURN = 58   # bpf_override_return(ctx, rc)
+SEND_SIGNAL = 109      # bpf_send_signal(sig): to the current task's process
+
+# The names bpftrace 0.17 accepts, with or without "SIG" and in any case. Its own
+# table lacks SEGV, STKFLT, STOP, PROF, IO, PWR and SYS; they are valid Linux
+# signals, so they are accepted here too (a superset: no valid program changes).
+SIGNALS = {
+    "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "BUS": 7, "FPE": 8,
+    "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15,
+    "STKFLT": 16, "CHLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21,
+    "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27,
+    "WINCH": 28, "POLL": 29, "PWR": 30, "SYS": 31,
+}
+MAX_SIGNAL = 64
+
+# Probes that run in no task of interest (BEGIN/END run in pytrace itself; timers
+# and perf events interrupt whatever is on the CPU): bpftrace refuses signal() there.
+NO_SIGNAL_PROVIDERS = ("BEGIN", "END", "interval", "software", "hardware")
+
+
+def _register(checker, call, action: AsyncAction) -> None:
+    """Actions are recorded only in the strict pass, once every type is settled."""
+    if checker.strict:
+        checker.state.info(call)["action"] = checker.state.action(action)
+
+
+def _require_unsafe(checker, call) -> None:
+    if not getattr(checker.state, "unsafe", False):
+        raise error(f"{call.name}() is an unsafe function being used in safe mode", call)
+
+
+def _arg_count(call, name: str) -> None:
+    """bpftrace's wording for builtins that take exactly one argument."""
+    if not call.args:
+        raise error(f"{name}() requires at least one argument (0 provided)", call)
+    if len(call.args) > 1:
+        raise error(f"{name}() takes up to one argument ({len(call.args)} provided)", call)
+
+
+# ---- cat, system: a formatted string that userspace acts on ----------------------
+
+def _format_check(kind: str):
+    """The check for `kind(fmt, args...)`: printf's rules under the function's name."""
+    def check(checker, call):
+        if kind == "system":
+            _require_unsafe(checker, call)
+        if not call.args:
+            raise error(f"{kind}() requires at least one argument (0 provided)", call)
+        if not isinstance(call.args[0], ast.String):
+            t = checker.expr(call.args[0])
+            raise error(f"{kind}() expects a string literal ({_kind_of(t)} provided)", call)
+        checker.expr(call.args[0])
+        fmt = call.args[0].value
+        specs = [spec.conversion if spec is not None else None
+                 for _, spec in parse_format(fmt).pieces]
+        args = call.args[1:]
+        if len(args) != len(specs):
+            too = "Not enough" if len(args) < len(specs) else "Too many"
+            raise error(f"{kind}: {too} arguments for format string ({len(args)} supplied, "
+                        f"{len(specs)} expected)", call)
+        types = []
+        for arg, conv in zip(args, specs):
+            t = checker.expr(arg)
+            if not isinstance(t, UnknownType):
+                _check_conversion(kind, call, arg, t, conv)
+            types.append(t)
+        if not any(contains_unknown(t) for t in types):
+            _register(checker, call, AsyncAction(kind, TupleType(tuple(types)), fmt=fmt))
+        return VOID
+    return check
+
+
+def _kind_of(t) -> str:
+    return "string" if isinstance(t, StringType) else "integer" if is_int(t) else describe(t)
+
+
+def _check_conversion(kind: str, call, arg, t, conv) -> None:
+    if conv is None or conv == "r":
+        ok, want = True, ""
+    elif conv == "s":
+        ok, want = not is_int(t) or isinstance(t, SpecialType), "string"
+    else:
+        ok, want = is_int(t), "integer"
+    if not ok:
+        raise error(f"{kind}: %{conv} specifier expects a value of type {want} "
+                    f"({_kind_of(t)} supplied)", call)
+    if isinstance(t, AggregationType) or t == VOID:
+        raise error(f"{kind}: invalid argument type {t}", arg)
+
+
+def _format_codegen(fn, call):
+    events.emit_exprs(fn, fn.state.info(call)["action"], call.args[1:])
+
+
+# ---- signal ------------------------------------------------------------------------
+
+def signal_number(name: str) -> int | None:
+    """"SIGUSR1", "usr1", "Kill" -> the signal's number; None for an unknown name."""
+    upper = name.upper()
+    if upper.startswith("SIG"):
+        upper = upper[3:]
+    return SIGNALS.get(upper)
+
+
+def _literal_int(e) -> int | None:
+    if isinstance(e, ast.Integer):
+        return e.value
+    if isinstance(e, ast.Unary) and e.op == "-" and isinstance(e.operand, ast.Integer):
+        return -e.operand.value
+    return None
+
+
+def _signal_check(checker, call):
+    _require_unsafe(checker, call)
+    _arg_count(call, "signal")
+    arg = call.args[0]
+    t = checker.expr(arg)
+    if isinstance(arg, ast.String):
+        number = signal_number(arg.value)
+        if number is None:
+            raise error(f"{arg.value} is not a valid signal", call)
+        checker.state.info(call)["signal"] = number
+    elif _literal_int(arg) is not None:
+        number = _literal_int(arg)
+        if not 1 <= number <= MAX_SIGNAL:
+            raise error(f"{number} is not a valid signal, allowed range: [1,{MAX_SIGNAL}]",
+                        call)
+    elif not (is_int(t) or isinstance(t, UnknownType)):
+        raise error("signal only accepts string literals or integers", call)
+    for point in checker.unit.probe.attach_points:
+        if point.provider in NO_SIGNAL_PROVIDERS:
+            raise error(f'signal can not be used with "{point.provider}" probes', call)
+    return VOID
+
+
+def _signal(fn, call):
+    number = fn.state.info(call).get("signal")
+    sig = c64(number) if number is not None else _as_i64(fn, fn.expr(call.args[0]))
+    fn.h.call(SEND_SIGNAL, I64, [sig])
+    return c64(0)
+
+
+# ---- override ----------------------------------------------------------------------
+
+def _override_check(checker, call):
+    _require_unsafe(checker, call)
+    _arg_count(call, "override")
+    t = checker.expr(call.args[0])
+    if not (is_int(t) or isinstance(t, UnknownType)):
+        raise error(f"override() only supports integer arguments ({_kind_of(t)} provided)",
+                    call)
+    if any(p.provider != "kprobe" for p in checker.unit.probe.attach_points):
+        raise error("override can only be used with kprobes.", call)
+    return VOID
+
+
+def _override(fn, call):
+    # The kernel takes it only for kprobes on functions marked for error
+    # injection, and only when built with CONFIG_BPF_KPROBE_OVERRIDE.
+    rc = _as_i64(fn, fn.expr(call.args[0]))
+    fn.h.call(OVERRIDE_RETURN, I64, [fn.ctx, rc])
+    return c64(0)
+
+
+def _as_i64(fn, value):
+    if isinstance(value.type, ir.IntType) and value.type.width < 64:
+        return fn.b.sext(value, I64)
+    if isinstance(value.type, ir.PointerType):
+        return fn.b.ptrtoint(value, I64)
+    return value
+
+
+function("cat", check=_format_check("cat"), codegen=_format_codegen)
+function("system", check=_format_check("system"), codegen=_format_codegen)
+function("signal", check=_signal_check, codegen=_signal)
+function("override", check=_override_check, codegen=_override)
