@@ -316,6 +316,48 @@ class SpecialType(Type):
         return self.kind
 
 
+@value_type
+class InetType(Type):
+    """ntop(): u64 address family then 16 address bytes; prints as address text."""
+
+    @property
+    def size(self) -> int:
+        return 24
+
+    def __str__(self) -> str:
+        return "inet"
+
+
+@value_type
+class MacAddressType(Type):
+    """macaddr(): 6 bytes printed as `AA:BB:CC:DD:EE:FF`."""
+
+    @property
+    def size(self) -> int:
+        return 6
+
+    @property
+    def align(self) -> int:
+        return 1
+
+    def __str__(self) -> str:
+        return "mac_address"
+
+
+@value_type
+class TimestampType(Type):
+    """strftime(): nanoseconds since boot, formatted with `fmt` in userspace."""
+
+    fmt: str = ""
+
+    @property
+    def size(self) -> int:
+        return 8
+
+    def __str__(self) -> str:
+        return "timestamp"
+
+
 # ---- aggregation map values --------------------------------------------------
 # These are the value types of maps written with count(), sum() ...; the runtime
 # merges per-CPU slots and the formatter prints them. Layouts are the per-CPU

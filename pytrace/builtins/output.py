@@ -15,7 +15,8 @@ from pytrace.passes.types_util import contains_unknown, is_int
 from pytrace.resources import AsyncAction
 from pytrace.output.printf import parse_format
 from pytrace.passes.typecheck import describe
-from pytrace.types import (UINT64, VOID, AggregationType, SpecialType, StringType,
+from pytrace.types import (UINT64, VOID, AggregationType, BufferType, InetType,
+                           MacAddressType, SpecialType, StringType, TimestampType,
                            TupleType)
 
 STRLEN = 64
@@ -61,15 +62,20 @@ def _printf_check(checker, call):
         if isinstance(t, UnknownType):
             types.append(t)
             continue
-        if conv is None or conv == "r":
+        if conv is None:
             ok, want = True, ""
+        elif conv in ("r", "rx", "rh"):
+            ok, want = isinstance(t, BufferType), "buffer"
         elif conv == "s":
             # Integers print as numbers only once cast to a string type: as bpftrace.
-            ok, want = not is_int(t) or isinstance(t, SpecialType), "string"
+            ok, want = (not is_int(t) or isinstance(t, SpecialType)) and \
+                not isinstance(t, BufferType), "string"
         else:
             ok, want = is_int(t), "integer"
         if not ok:
-            kind = "string" if isinstance(t, StringType) else \
+            kind = "string" if isinstance(t, (StringType, InetType, MacAddressType,
+                                              TimestampType)) else \
+                "buffer" if isinstance(t, BufferType) else \
                 "integer" if is_int(t) else describe(t)
             raise error(f"printf: %{conv} specifier expects a value of type {want} "
                         f"({kind} supplied)", call)

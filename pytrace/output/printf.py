@@ -2,10 +2,11 @@
 
 bpftrace (0.17, the oracle here) recognises `%[-][width][.prec]` followed by
 d u x X o (with length modifiers hh h l ll j z t), p (with l ll), s, c or r
-(buffers), and splits the format after each such specifier. Each piece is
-handed to C snprintf with its one argument, so `%%` becomes `%` in a piece that
-ends with a specifier, while text after the last specifier (and a format with
-no specifier at all) is printed as written. Integers travel as 64-bit values;
+(buffers: printable bytes as is, others \\xNN; rx: every byte \\xNN; rh: every
+byte as two hex digits, space separated), and splits the format after each such
+specifier. Each piece is handed to C snprintf with its one argument, so `%%`
+becomes `%` in a piece that ends with a specifier, while text after the last
+specifier (and a format with no specifier at all) is printed as written. Integers travel as 64-bit values;
 without a length modifier C reads the low 32 bits, with h/hh the low 16/8.
 Anything else with a `%` (`%i`, `%+d`, `%#x`, `%f`) is plain text to 0.17.
 """
@@ -24,7 +25,7 @@ from pytrace.types import BufferType, IntType, StringType, Type
 
 SPECIFIER = re.compile(
     r"%(-?)([0-9]*)(?:\.([0-9]+))?"
-    r"(?:(hh|h|ll|l|j|z|t)?([duxXo])|(?:ll|l)?(p)|([scr]))")
+    r"(?:(hh|h|ll|l|j|z|t)?([duxXo])|(?:ll|l)?(p)|(r[xh]?|[sc]))")
 
 _BITS = {None: 32, "h": 16, "hh": 8, "l": 64, "ll": 64, "j": 64, "z": 64, "t": 64}
 _MASK64 = (1 << 64) - 1
@@ -36,7 +37,7 @@ class Spec:
     zero: bool
     width: int
     precision: int | None
-    conversion: str  # d u x X o p s c r
+    conversion: str  # d u x X o p s c r rx rh
     bits: int
 
 
@@ -154,6 +155,11 @@ def format_arg(spec: Spec, t: Type | None, value) -> str:
     conv = spec.conversion
     if conv in "duxXo":
         return format_integer(int(value), spec)
+    if conv in ("rx", "rh"):
+        data = value.data if isinstance(value, Buffer) else bytes(value)
+        text = "".join(f"\\x{b:02x}" for b in data) if conv == "rx" else \
+            " ".join(f"{b:02x}" for b in data)
+        return _string_bytes(text, spec)
     if conv == "s" or conv == "r":
         if isinstance(t, StringType) or isinstance(value, str):
             text = value

@@ -164,6 +164,12 @@ def _decode_slow(ty: T.Type, data: bytes, symbols: Symbols):
         return symbols.usym(addr, decode_int(data[8:16], False))
     if isinstance(ty, T.SpecialType):
         return _decode_special(ty, data, symbols)
+    if isinstance(ty, T.InetType):
+        return _inet_text(data[:ty.size])
+    if isinstance(ty, T.MacAddressType):
+        return mac_text(data[:ty.size])
+    if isinstance(ty, T.TimestampType):
+        return strftime_text(ty.fmt, decode_int(data[:8], False), _boot_wall_ns(symbols))
     if isinstance(ty, T.AggregationType):
         # One CPU's slot read from a non-per-CPU place (e.g. print of a value).
         return merge_percpu(ty, [data[:ty.size]])
@@ -189,7 +195,7 @@ def _decode_special(ty: T.SpecialType, data: bytes, symbols: Symbols):
     if ty.kind == "inet":
         return V.Named(_inet_text(raw))
     if ty.kind == "mac_address":
-        return V.Named(":".join(f"{b:02X}" for b in raw[:6]))
+        return V.Named(mac_text(raw))
     if ty.kind in ("cgroup_path", "strerror"):
         return V.Named(decode_str(raw) if ty.kind == "cgroup_path"
                        else _strerror(decode_int(raw, True)))
@@ -206,6 +212,47 @@ def _inet_text(raw: bytes) -> str:
     if family == socket.AF_INET6:
         return socket.inet_ntop(socket.AF_INET6, addr[:16])
     return ""
+
+
+def mac_text(raw: bytes) -> str:
+    return ":".join(f"{b:02X}" for b in raw[:6])
+
+
+def _boot_wall_ns(symbols) -> int:
+    """Wall-clock time of the monotonic clock's zero: what strftime() adds to a
+    nsecs value. A Symbols object for a remote machine answers for that machine."""
+    ask = getattr(symbols, "boot_wall_ns", None)
+    return ask() if ask is not None else local_boot_wall_ns()
+
+
+@functools.lru_cache(maxsize=1)
+def local_boot_wall_ns() -> int:
+    import time
+
+    # nsecs is bpf_ktime_get_ns: CLOCK_MONOTONIC. Read once, as bpftrace does at start.
+    return time.clock_gettime_ns(time.CLOCK_REALTIME) - time.clock_gettime_ns(
+        time.CLOCK_MONOTONIC)
+
+
+def strftime_text(fmt: str, nsecs: int, boot_wall_ns: int) -> str:
+    """strftime(fmt, nsecs) as bpftrace prints it: local time, `%f` = microseconds."""
+    import time
+
+    wall = boot_wall_ns + nsecs
+    secs, rest = divmod(wall, 1_000_000_000)
+    out, i = [], 0
+    while i < len(fmt):
+        # %f is bpftrace's own conversion; the C library never sees it.
+        if fmt.startswith("%%", i):
+            out.append("%%")
+            i += 2
+        elif fmt.startswith("%f", i):
+            out.append(f"{rest // 1000:06d}")
+            i += 2
+        else:
+            out.append(fmt[i])
+            i += 1
+    return time.strftime("".join(out), time.localtime(secs))
 
 
 def _strerror(errno: int) -> str:

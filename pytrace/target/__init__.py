@@ -32,6 +32,11 @@ class Target(ABC):
     @abstractmethod
     def path_exists(self, path: str) -> bool: ...
 
+    def cgroup_id(self, path: str) -> int:
+        """The id of the cgroup directory at `path` (what bpf_get_current_cgroup_id
+        returns inside it): its 8-byte file handle. OSError (with errno) on failure."""
+        raise OSError(95, "cgroup ids are not available on this target")
+
     @abstractmethod
     def num_possible_cpus(self) -> int: ...
 

@@ -48,6 +48,26 @@ class LocalFiles:
     def path_exists(self, path: str) -> bool:
         return os.path.exists(path)
 
+    def cgroup_id(self, path: str) -> int:
+        # cgroupfs file handles are the 64-bit cgroup id (the kernel's
+        # cgroup_get_from_id reads them back); 8 bytes is all a handle may take,
+        # so other file systems with longer handles fail with EOVERFLOW.
+        import ctypes
+        import ctypes.util
+
+        class FileHandle(ctypes.Structure):
+            _fields_ = [("handle_bytes", ctypes.c_uint), ("handle_type", ctypes.c_int),
+                        ("f_handle", ctypes.c_uint8 * 8)]
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        handle, mount_id = FileHandle(handle_bytes=8), ctypes.c_int()
+        at_fdcwd = -100
+        if libc.name_to_handle_at(at_fdcwd, os.fsencode(path), ctypes.byref(handle),
+                                  ctypes.byref(mount_id), 0) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), path)
+        return int.from_bytes(bytes(handle.f_handle), "little")
+
     def num_possible_cpus(self) -> int:
         # Per-CPU map values are sized by *possible* CPUs, which may exceed
         # os.cpu_count() (hotpluggable slots), so the sysfs list is the truth.
