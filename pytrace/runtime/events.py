@@ -241,7 +241,9 @@ class EventHandler:
 
         from pytrace.output.printf import format_printf
         command = format_printf(action.fmt or "", self.typed_args(action, payload))
-        done = subprocess.run(command, shell=True, capture_output=True)
+        # As bpftrace: the command's stdout is taken and printed in the trace's
+        # order; its stderr (and stdin) stay the terminal's.
+        done = subprocess.run(command, shell=True, stdout=subprocess.PIPE)
         self.sink.system(done.stdout.decode("utf-8", errors="surrogateescape"))
 
     def on_errorf(self, action, payload):
