@@ -19,6 +19,7 @@ from pytrace.types import (
     BoolType,
     BufferType,
     HistType,
+    InetType,
     IntType,
     LhistType,
     PointerType,
@@ -181,7 +182,7 @@ def truncating_div(value: int, div: int) -> int:
 def element_separator(value_type: Type) -> str:
     """Stack, ksym/usym and inet values are joined without a newline (their
     text usually ends in one; for ksym/usym bpftrace glues elements together)."""
-    if isinstance(value_type, (StackType, SymbolType)):
+    if isinstance(value_type, (StackType, SymbolType, InetType)):
         return ""
     if isinstance(value_type, SpecialType) and value_type.kind == "inet":
         return ""
