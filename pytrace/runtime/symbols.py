@@ -9,9 +9,39 @@ never parses kallsyms.
 from __future__ import annotations
 
 import struct
+from bisect import bisect_right
 
 from pytrace import types as T
 from pytrace.output import values as V
+
+
+DEBUG_ROOT = "/usr/lib/debug/.build-id"
+
+
+def _build_id(data: bytes) -> str | None:
+    """The GNU build id of an ELF image, as hex (names its separate debug file)."""
+    import io
+    from elftools.elf.elffile import ELFFile
+    for section in ELFFile(io.BytesIO(data)).iter_sections():
+        if section.header.sh_type == "SHT_NOTE":
+            for note in section.iter_notes():
+                if note["n_type"] == "NT_GNU_BUILD_ID":
+                    return note["n_desc"]
+    return None
+
+
+def _functions(data: bytes):
+    """Function symbols of a debug file's .symtab, sorted by address. (Its
+    .dynsym is NOBITS, which pytrace.kernel.elf_symbols does not expect.)"""
+    import io
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+    section = ELFFile(io.BytesIO(data)).get_section_by_name(".symtab")
+    if not isinstance(section, SymbolTableSection):
+        return None
+    funcs = sorted((s.entry.st_value, -s.entry.st_size, s.name) for s in section.iter_symbols()
+                   if s.entry.st_info.type == "STT_FUNC" and s.entry.st_value and s.name)
+    return [a for a, _, _ in funcs], [(n, -size) for _, size, n in funcs]
 
 
 class TargetSymbols:
@@ -22,6 +52,7 @@ class TargetSymbols:
         self._kallsyms = None
         self._users: dict[int, object] = {}
         self._usernames: dict[int, str] | None = None
+        self._debug: dict[str, object] = {}
 
     # ---- kernel ----------------------------------------------------------------------
     def kallsyms(self):
@@ -56,9 +87,45 @@ class TargetSymbols:
     def _user_frame(self, addr: int, pid: int) -> V.Frame:
         sym = self._user(pid)
         r = sym.resolve(addr) if sym is not None else None
+        if r is None and sym is not None:
+            r = self._debug_resolve(sym, addr)
         if r is None:
             return V.Frame(addr)
         return V.Frame(addr, r[0], r[1], r[2])  # r[2]: the mapped file, for perf mode
+
+    def _debug_resolve(self, sym, addr: int):
+        """Local functions of a stripped library (libc's __libc_start_call_main)
+        from its separate debug file, /usr/lib/debug/.build-id/xx/yyyy.debug."""
+        from pytrace.kernel.elf_symbols import SymbolError
+        m = next((m for m in sym.maps if m.start <= addr < m.end and m.is_file), None)
+        if m is None:
+            return None
+        debug = self._debug_symbols(sym.pid, m.path)
+        elf = sym._elf(m) if debug else None
+        if elf is None:
+            return None
+        try:
+            vaddr = elf.vaddr_of_offset(addr - m.start + m.offset)
+        except SymbolError:
+            return None
+        i = bisect_right(debug[0], vaddr) - 1
+        if i < 0 or vaddr >= debug[0][i] + max(debug[1][i][1], 1):
+            return None
+        return debug[1][i][0], vaddr - debug[0][i], m.path
+
+    def _debug_symbols(self, pid: int, path: str):
+        """(sorted start addresses, [(name, size)]) of the debug file's functions."""
+        if path not in self._debug:
+            self._debug[path] = None
+            from pytrace.kernel.elf_symbols import process_path
+            try:
+                build_id = _build_id(self.target.read_file(process_path(pid, path)))
+                if build_id and len(build_id) > 2:
+                    self._debug[path] = _functions(self.target.read_file(
+                        f"{DEBUG_ROOT}/{build_id[:2]}/{build_id[2:]}.debug"))
+            except Exception:  # noqa: BLE001 - no debug file: frames stay hex
+                pass
+        return self._debug[path]
 
     def usym(self, addr: int, pid: int) -> V.Symbol:
         return V.Symbol(addr, self._user_frame(addr, pid).name)

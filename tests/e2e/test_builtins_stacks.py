@@ -102,6 +102,17 @@ def stack_entries(out: str) -> dict[str, list[tuple[list[str], int]]]:
     return entries
 
 
+def libc_debug_file() -> str | None:
+    """libc's separate debug file (by build id), if installed."""
+    notes = subprocess.run(["readelf", "-n", "/lib/x86_64-linux-gnu/libc.so.6"],
+                           capture_output=True, text=True).stdout
+    m = re.search(r"Build ID: ([0-9a-f]+)", notes)
+    if not m:
+        return None
+    path = Path(f"/usr/lib/debug/.build-id/{m[1][:2]}/{m[1][2:]}.debug")
+    return str(path) if path.exists() else None
+
+
 def split_frame(text: str) -> tuple[str, int]:
     if text.startswith("0x"):  # unresolved (libc without symbols): hex address
         return text, 0
@@ -186,6 +197,13 @@ def test_ustack_names_the_nested_functions_in_order(nested, capfd):
     assert ("leaf", "middle", "outer", "main") in chains
     assert ("leaf", "take", "main") in {k[:3] for k in chains}
     assert chains[("leaf", "middle", "outer", "main")][0] == ("leaf", 4)
+    # Below main: libc's local __libc_start_call_main, named from libc's separate
+    # debug file when the machine has it (nm of that file is the reference).
+    debug = libc_debug_file()
+    if debug is not None:
+        below_main = chains[("leaf", "middle", "outer", "main")][4][0]
+        nm = subprocess.run(["nm", debug], capture_output=True, text=True).stdout
+        assert re.search(rf" [Tt] {re.escape(below_main)}$", nm, re.M), below_main
 
     # perf mode: address = load bias + nm value + offset, and the mapped file.
     for frames, _ in entries["@p"]:
