@@ -122,11 +122,21 @@ def signal_number(name: str) -> int | None:
     return SIGNALS.get(upper)
 
 
-def _literal_int(e) -> int | None:
-    if isinstance(e, ast.Integer):
+def _literal_int(checker, e) -> int | None:
+    """The value of an integer literal (`9`, `-1`, `$1`), checked at compile time."""
+    if isinstance(e, (ast.Integer, ast.PositionalParam)) or (
+            isinstance(e, ast.Unary) and e.op == "-" and isinstance(e.operand, ast.Integer)):
+        return checker.fold(e)
+    return None
+
+
+def _literal_string(checker, e) -> str | None:
+    """The text of a string literal: "KILL", or str($1) as bpftrace counts it."""
+    if isinstance(e, ast.String):
         return e.value
-    if isinstance(e, ast.Unary) and e.op == "-" and isinstance(e.operand, ast.Integer):
-        return -e.operand.value
+    if (isinstance(e, ast.Call) and e.name == "str" and len(e.args) == 1
+            and isinstance(e.args[0], ast.PositionalParam)):
+        return checker.positional(e.args[0]) or ""
     return None
 
 
@@ -135,16 +145,17 @@ def _signal_check(checker, call):
     _arg_count(call, "signal")
     arg = call.args[0]
     t = checker.expr(arg)
-    if isinstance(arg, ast.String):
-        number = signal_number(arg.value)
+    name, number = _literal_string(checker, arg), _literal_int(checker, arg)
+    if name is not None:
+        number = signal_number(name)
         if number is None:
-            raise error(f"{arg.value} is not a valid signal", call)
+            raise error(f"{name} is not a valid signal", call)
         checker.state.info(call)["signal"] = number
-    elif _literal_int(arg) is not None:
-        number = _literal_int(arg)
+    elif number is not None:
         if not 1 <= number <= MAX_SIGNAL:
             raise error(f"{number} is not a valid signal, allowed range: [1,{MAX_SIGNAL}]",
                         call)
+        checker.state.info(call)["signal"] = number
     elif not (is_int(t) or isinstance(t, UnknownType)):
         raise error("signal only accepts string literals or integers", call)
     for point in checker.unit.probe.attach_points:

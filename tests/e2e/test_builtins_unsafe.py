@@ -31,7 +31,7 @@ def run(argv: list[str], capfd) -> tuple[int, str, str]:
     return code, out, err
 
 
-# (extra flags, program, bpftrace 0.17's first error line)
+# (extra flags, program, bpftrace 0.17's first error line[, positional parameter])
 ERRORS = [
     ([], 'BEGIN { system("echo hi"); exit(); }',
      "stdin:1:9-26: ERROR: system() is an unsafe function being used in safe mode"),
@@ -74,6 +74,11 @@ ERRORS = [
      "stdin:1:41-50: ERROR: 0 is not a valid signal, allowed range: [1,64]"),
     (["--unsafe"], f'{GETPPID} {{ signal(-1); }}',
      "stdin:1:41-51: ERROR: -1 is not a valid signal, allowed range: [1,64]"),
+    # Positional parameters count as literals, checked with their values.
+    (["--unsafe"], f'{GETPPID} {{ signal($1); }}',
+     "stdin:1:41-51: ERROR: 100 is not a valid signal, allowed range: [1,64]", "100"),
+    (["--unsafe"], f'{GETPPID} {{ signal(str($1)); }}',
+     "stdin:1:41-56: ERROR: 9 is not a valid signal", "9"),
     (["--unsafe"], f'{GETPPID} {{ signal(comm); }}',
      "stdin:1:41-53: ERROR: signal only accepts string literals or integers"),
     (["--unsafe"], 'BEGIN { signal("SIGKILL"); exit(); }',
@@ -99,11 +104,14 @@ ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("flags, program, first_line", ERRORS,
-                         ids=[f"{' '.join(f)} {p}" for f, p, _ in ERRORS])
+ERROR_CASES = [(flags, program, line, rest) for flags, program, line, *rest in ERRORS]
+
+
+@pytest.mark.parametrize("flags, program, first_line, params", ERROR_CASES,
+                         ids=[f"{' '.join(e[0])} {e[1]} {' '.join(e[3])}" for e in ERROR_CASES])
 def test_refused_programs_say_what_bpftrace_says_where_it_says_it(flags, program,
-                                                                   first_line, capfd):
-    code, out, err = run([*flags, "-e", program], capfd)
+                                                                   first_line, params, capfd):
+    code, out, err = run([*flags, "-e", program, *params], capfd)
     assert code == 1
     assert out == ""
     lines = err.splitlines()
