@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from elftools.common.exceptions import ELFError
 from elftools.elf.constants import P_FLAGS
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
 
 from pytrace.kernel import wildcard
 
@@ -76,6 +77,17 @@ def segment_file_offset(segments: list[Segment], vaddr: int) -> int | None:
     return None
 
 
+def _build_id(elf: ELFFile) -> str | None:
+    """The GNU build id, as hex: it names the separate debug file of a stripped
+    library (/usr/lib/debug/.build-id/xx/yyyy.debug)."""
+    for section in elf.iter_sections():
+        if section.header.sh_type == "SHT_NOTE":
+            for note in section.iter_notes():
+                if note["n_type"] == "NT_GNU_BUILD_ID":
+                    return note["n_desc"]
+    return None
+
+
 class ElfSymbols:
     """Symbol table and loadable segments of one ELF file (given as bytes)."""
 
@@ -87,6 +99,7 @@ class ElfSymbols:
             self.machine = elf.header.e_machine
             self.segments = load_segments(elf)
             self.symbols = self._read_symbols(elf)
+            self.build_id = _build_id(elf)
         except (ELFError, struct.error, ValueError) as e:
             raise SymbolError(f"{path or 'binary'}: not a readable ELF file ({e})") from None
         self._by_name: dict[str, list[ElfSymbol]] = {}
@@ -105,7 +118,9 @@ class ElfSymbols:
         out = []
         for section_name in (".symtab", ".dynsym"):
             section = elf.get_section_by_name(section_name)
-            if section is None:
+            # A separate debug file keeps .dynsym as NOBITS: a header, no table.
+            if not isinstance(section, SymbolTableSection) or \
+                    section.header.sh_type == "SHT_NOBITS":
                 continue
             for sym in section.iter_symbols():
                 e = sym.entry

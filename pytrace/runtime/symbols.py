@@ -9,39 +9,12 @@ never parses kallsyms.
 from __future__ import annotations
 
 import struct
-from bisect import bisect_right
 
 from pytrace import types as T
 from pytrace.output import values as V
 
 
 DEBUG_ROOT = "/usr/lib/debug/.build-id"
-
-
-def _build_id(data: bytes) -> str | None:
-    """The GNU build id of an ELF image, as hex (names its separate debug file)."""
-    import io
-    from elftools.elf.elffile import ELFFile
-    for section in ELFFile(io.BytesIO(data)).iter_sections():
-        if section.header.sh_type == "SHT_NOTE":
-            for note in section.iter_notes():
-                if note["n_type"] == "NT_GNU_BUILD_ID":
-                    return note["n_desc"]
-    return None
-
-
-def _functions(data: bytes):
-    """Function symbols of a debug file's .symtab, sorted by address. (Its
-    .dynsym is NOBITS, which pytrace.kernel.elf_symbols does not expect.)"""
-    import io
-    from elftools.elf.elffile import ELFFile
-    from elftools.elf.sections import SymbolTableSection
-    section = ELFFile(io.BytesIO(data)).get_section_by_name(".symtab")
-    if not isinstance(section, SymbolTableSection):
-        return None
-    funcs = sorted((s.entry.st_value, -s.entry.st_size, s.name) for s in section.iter_symbols()
-                   if s.entry.st_info.type == "STT_FUNC" and s.entry.st_value and s.name)
-    return [a for a, _, _ in funcs], [(n, -size) for _, size, n in funcs]
 
 
 class TargetSymbols:
@@ -100,31 +73,32 @@ class TargetSymbols:
         m = next((m for m in sym.maps if m.start <= addr < m.end and m.is_file), None)
         if m is None:
             return None
-        debug = self._debug_symbols(sym.pid, m.path)
-        elf = sym._elf(m) if debug else None
-        if elf is None:
+        elf = sym._elf(m)
+        debug = self._debug_symbols(m.path, elf)
+        if debug is None:
             return None
         try:
             vaddr = elf.vaddr_of_offset(addr - m.start + m.offset)
         except SymbolError:
             return None
-        i = bisect_right(debug[0], vaddr) - 1
-        if i < 0 or vaddr >= debug[0][i] + max(debug[1][i][1], 1):
+        found = debug.symbolize_vaddr(vaddr)
+        if found is None:
             return None
-        return debug[1][i][0], vaddr - debug[0][i], m.path
+        return found[0].name, found[1], m.path
 
-    def _debug_symbols(self, pid: int, path: str):
-        """(sorted start addresses, [(name, size)]) of the debug file's functions."""
+    def _debug_symbols(self, path: str, elf):
+        """The ElfSymbols of the library's debug file, None without one."""
         if path not in self._debug:
             self._debug[path] = None
-            from pytrace.kernel.elf_symbols import process_path
-            try:
-                build_id = _build_id(self.target.read_file(process_path(pid, path)))
-                if build_id and len(build_id) > 2:
-                    self._debug[path] = _functions(self.target.read_file(
-                        f"{DEBUG_ROOT}/{build_id[:2]}/{build_id[2:]}.debug"))
-            except Exception:  # noqa: BLE001 - no debug file: frames stay hex
-                pass
+            build_id = getattr(elf, "build_id", None)
+            if build_id and len(build_id) > 2:
+                from pytrace.kernel.elf_symbols import ElfSymbols, SymbolError
+                debug_path = f"{DEBUG_ROOT}/{build_id[:2]}/{build_id[2:]}.debug"
+                try:
+                    self._debug[path] = ElfSymbols(self.target.read_file(debug_path),
+                                                   debug_path)
+                except (OSError, SymbolError):
+                    pass   # no debug file: frames stay hex
         return self._debug[path]
 
     def usym(self, addr: int, pid: int) -> V.Symbol:
