@@ -27,6 +27,7 @@ from pytrace.types import (
     BoolType,
     BufferType,
     HistType,
+    InetType,
     IntType,
     LhistType,
     RecordType,
@@ -74,7 +75,7 @@ def json_value(t: Type, value) -> str:
                                 for f in t.fields) + " }"
     if isinstance(t, BufferType):
         return quoted(buffer_text(value.data if isinstance(value, Buffer) else value))
-    if isinstance(t, (StackType, SymbolType, SpecialType)):
+    if isinstance(t, (StackType, SymbolType, SpecialType, InetType)):
         return quoted(value_text(t, value))
     # Pointers and anything else print as in text, unquoted (as bpftrace does).
     return value_text(t, value)
