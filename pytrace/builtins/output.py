@@ -42,19 +42,19 @@ def _string_literal(checker, call, i: int, what: str) -> str:
 
 # ---- printf --------------------------------------------------------------------
 
-def _printf_check(checker, call):
-    if not call.args:
-        raise error("printf() requires at least 1 argument (0 provided)", call)
-    fmt = _string_literal(checker, call, 0, "first argument")
+def check_format_args(checker, call, kind: str) -> list:
+    """The types of a format call's arguments (printf, cat, system: `kind` names it
+    in errors), checked against the literal format in call.args[0]."""
+    fmt = call.args[0].value
     # One reading of format strings for compiler and formatter (bpftrace 0.17's).
     specs = [spec.conversion if spec is not None else None
              for _, spec in parse_format(fmt).pieces]
     args = call.args[1:]
     if len(args) < len(specs):
-        raise error(f"printf: Not enough arguments for format string ({len(args)} supplied, "
+        raise error(f"{kind}: Not enough arguments for format string ({len(args)} supplied, "
                     f"{len(specs)} expected)", call)
     if len(args) > len(specs):
-        raise error(f"printf: Too many arguments for format string ({len(args)} supplied, "
+        raise error(f"{kind}: Too many arguments for format string ({len(args)} supplied, "
                     f"{len(specs)} expected)", call)
     types = []
     for arg, conv in zip(args, specs):
@@ -73,15 +73,23 @@ def _printf_check(checker, call):
         else:
             ok, want = is_int(t), "integer"
         if not ok:
-            kind = "string" if isinstance(t, (StringType, InetType, MacAddressType,
-                                              TimestampType)) else \
+            supplied = "string" if isinstance(t, (StringType, InetType, MacAddressType,
+                                                  TimestampType)) else \
                 "buffer" if isinstance(t, BufferType) else \
                 "integer" if is_int(t) else describe(t)
-            raise error(f"printf: %{conv} specifier expects a value of type {want} "
-                        f"({kind} supplied)", call)
+            raise error(f"{kind}: %{conv} specifier expects a value of type {want} "
+                        f"({supplied} supplied)", call)
         if isinstance(t, AggregationType) or t == VOID:
-            raise error(f"printf: invalid argument type {t}", arg)
+            raise error(f"{kind}: invalid argument type {t}", arg)
         types.append(t)
+    return types
+
+
+def _printf_check(checker, call):
+    if not call.args:
+        raise error("printf() requires at least 1 argument (0 provided)", call)
+    fmt = _string_literal(checker, call, 0, "first argument")
+    types = check_format_args(checker, call, "printf")
     if not any(contains_unknown(t) for t in types):
         _register(checker, call, AsyncAction("printf", TupleType(tuple(types)), fmt=fmt))
     return VOID

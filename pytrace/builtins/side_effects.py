@@ -8,15 +8,15 @@ import llvmlite.ir as ir
 
 from pytrace import ast
 from pytrace.builtins import function
+from pytrace.builtins.output import check_format_args
 from pytrace.codegen import events
 from pytrace.codegen.function import c64
 from pytrace.codegen.module import I64
-from pytrace.output.printf import parse_format
 from pytrace.passes.state import UnknownType, error
 from pytrace.passes.typecheck import describe
 from pytrace.passes.types_util import contains_unknown, is_int
 from pytrace.resources import AsyncAction
-from pytrace.types import VOID, AggregationType, SpecialType, StringType, TupleType
+from pytrace.types import VOID, StringType, TupleType
 
 OVERRIDE_RETURN = 58   # bpf_override_return(ctx, rc)
 SEND_SIGNAL = 109      # bpf_send_signal(sig): to the current task's process
@@ -70,42 +70,16 @@ def _format_check(kind: str):
             t = checker.expr(call.args[0])
             raise error(f"{kind}() expects a string literal ({_kind_of(t)} provided)", call)
         checker.expr(call.args[0])
-        fmt = call.args[0].value
-        specs = [spec.conversion if spec is not None else None
-                 for _, spec in parse_format(fmt).pieces]
-        args = call.args[1:]
-        if len(args) != len(specs):
-            too = "Not enough" if len(args) < len(specs) else "Too many"
-            raise error(f"{kind}: {too} arguments for format string ({len(args)} supplied, "
-                        f"{len(specs)} expected)", call)
-        types = []
-        for arg, conv in zip(args, specs):
-            t = checker.expr(arg)
-            if not isinstance(t, UnknownType):
-                _check_conversion(kind, call, arg, t, conv)
-            types.append(t)
+        types = check_format_args(checker, call, kind)
         if not any(contains_unknown(t) for t in types):
-            _register(checker, call, AsyncAction(kind, TupleType(tuple(types)), fmt=fmt))
+            _register(checker, call, AsyncAction(kind, TupleType(tuple(types)),
+                                                 fmt=call.args[0].value))
         return VOID
     return check
 
 
 def _kind_of(t) -> str:
     return "string" if isinstance(t, StringType) else "integer" if is_int(t) else describe(t)
-
-
-def _check_conversion(kind: str, call, arg, t, conv) -> None:
-    if conv is None or conv == "r":
-        ok, want = True, ""
-    elif conv == "s":
-        ok, want = not is_int(t) or isinstance(t, SpecialType), "string"
-    else:
-        ok, want = is_int(t), "integer"
-    if not ok:
-        raise error(f"{kind}: %{conv} specifier expects a value of type {want} "
-                    f"({_kind_of(t)} supplied)", call)
-    if isinstance(t, AggregationType) or t == VOID:
-        raise error(f"{kind}: invalid argument type {t}", arg)
 
 
 def _format_codegen(fn, call):
