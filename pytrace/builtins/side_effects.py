@@ -14,7 +14,7 @@ from pytrace.codegen.function import c64
 from pytrace.codegen.module import I64
 from pytrace.passes.state import UnknownType, error
 from pytrace.passes.typecheck import describe
-from pytrace.passes.types_util import contains_unknown, is_int
+from pytrace.passes.types_util import contains_unknown, is_int, is_signed
 from pytrace.resources import AsyncAction
 from pytrace.types import VOID, StringType, TupleType
 
@@ -140,7 +140,7 @@ def _signal_check(checker, call):
 
 def _signal(fn, call):
     number = fn.state.info(call).get("signal")
-    sig = c64(number) if number is not None else _as_i64(fn, fn.expr(call.args[0]))
+    sig = c64(number) if number is not None else _as_i64(fn, fn.expr(call.args[0]), call.args[0].ty)
     fn.h.call(SEND_SIGNAL, I64, [sig])
     return c64(0)
 
@@ -162,14 +162,15 @@ def _override_check(checker, call):
 def _override(fn, call):
     # The kernel takes it only for kprobes on functions marked for error
     # injection, and only when built with CONFIG_BPF_KPROBE_OVERRIDE.
-    rc = _as_i64(fn, fn.expr(call.args[0]))
+    rc = _as_i64(fn, fn.expr(call.args[0]), call.args[0].ty)
     fn.h.call(OVERRIDE_RETURN, I64, [fn.ctx, rc])
     return c64(0)
 
 
-def _as_i64(fn, value):
+def _as_i64(fn, value, ty):
     if isinstance(value.type, ir.IntType) and value.type.width < 64:
-        return fn.b.sext(value, I64)
+        widen = fn.b.sext if is_signed(ty) else fn.b.zext
+        return widen(value, I64)
     if isinstance(value.type, ir.PointerType):
         return fn.b.ptrtoint(value, I64)
     return value
