@@ -72,13 +72,19 @@ def parse_int(tok) -> int:
     return int(text)
 
 
+def _byte(value: int) -> str:
+    # \xNN and octal escapes name bytes: high ones become surrogateescape code
+    # points, so encoding the text with surrogateescape gives that very byte.
+    return chr(value) if value < 0x80 else chr(0xDC00 + value)
+
+
 def decode_escapes(body: str, tok) -> str:
     def replace(m: re.Match) -> str:
         code = m.group(1)
         if code[0] == "x" and len(code) > 1:
-            return chr(int(code[1:], 16))
+            return _byte(int(code[1:], 16))
         if code[0] in "01234567":
-            return chr(int(code, 8) & 0xFF)
+            return _byte(int(code, 8) & 0xFF)
         if code in _SIMPLE_ESCAPES:
             return _SIMPLE_ESCAPES[code]
         raise PytraceError(f"invalid escape character '\\{code}'", token_span(tok))
