@@ -70,11 +70,15 @@ def test_value_types_compare_hash_and_stay_immutable():
 
 
 @pytest.mark.kernel
-def test_library_runs_keep_the_cyclic_gc_as_it_was():
+def test_library_runs_keep_the_cyclic_gc_as_it_was(monkeypatch):
     # Only the CLI (one run per process) pauses and freezes the GC at start-up.
+    # (The freeze count itself can drop when a frozen object is freed, so the
+    # calls are what is watched.)
     import gc
 
     from pytrace.session import trace_output
-    frozen = gc.get_freeze_count()
+    calls = []
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "disable", lambda: calls.append("disable"))
     assert trace_output("BEGIN { printf(\"hi\\n\"); exit(); }") == "Attaching 1 probe...\nhi\n\n\n"
-    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    assert gc.isenabled() and calls == []

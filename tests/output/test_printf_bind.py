@@ -22,7 +22,8 @@ formats = st.lists(st.tuples(text, specifier), max_size=5).flatmap(
 
 def value_for(t):
     if isinstance(t, StringType):
-        return st.text(max_size=15)
+        # A string read from BPF ends at its first NUL: none inside a value.
+        return st.text(st.characters(blacklist_characters="\0"), max_size=15)
     lo, hi = (-(1 << (t.bits - 1)), (1 << (t.bits - 1)) - 1) if t.signed else (0, (1 << t.bits) - 1)
     return st.integers(lo, hi) | st.sampled_from([lo, hi, 0])
 
