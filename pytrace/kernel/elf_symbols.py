@@ -337,6 +337,8 @@ def resolve_binary(target, name: str, pid: int | None = None) -> str:
 
 # ---- user address symbolization (ustack / usym) ---------------------------------------------
 
+DEBUG_ROOT = "/usr/lib/debug/.build-id"   # separate debug files, by build id
+
 class UserSymbolizer:
     """Symbolize addresses of one process from its /proc/PID/maps and ELF files.
 
@@ -348,6 +350,7 @@ class UserSymbolizer:
         self.target = target
         self.pid = pid
         self._elves: dict[str, ElfSymbols | None] = {}
+        self._debug: dict[str, ElfSymbols | None] = {}
         self.refresh()
 
     def refresh(self) -> None:
@@ -384,10 +387,24 @@ class UserSymbolizer:
             vaddr = elf.vaddr_of_offset(address - m.start + m.offset)
         except SymbolError:
             return None
-        found = elf.symbolize_vaddr(vaddr)
+        # A stripped library keeps its local functions (libc's
+        # __libc_start_call_main) only in its separate debug file.
+        found = elf.symbolize_vaddr(vaddr) or self._debug_symbolize(m.path, elf, vaddr)
         if found is None:
             return None
         return found[0].name, found[1], m.path
+
+    def _debug_symbolize(self, path: str, elf: ElfSymbols, vaddr: int):
+        if path not in self._debug:
+            self._debug[path] = None
+            if elf.build_id and len(elf.build_id) > 2:
+                debug_path = f"{DEBUG_ROOT}/{elf.build_id[:2]}/{elf.build_id[2:]}.debug"
+                try:
+                    self._debug[path] = ElfSymbols.load(self.target, debug_path)
+                except (SymbolError, OSError):
+                    pass   # no debug file: the frame stays hex
+        debug = self._debug[path]
+        return debug.symbolize_vaddr(vaddr) if debug is not None else None
 
     def symbolize(self, address: int, with_offset: bool = True) -> str:
         """`main+12` (or `main`), else the hex address, as bpftrace prints ustack."""

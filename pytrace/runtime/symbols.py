@@ -14,9 +14,6 @@ from pytrace import types as T
 from pytrace.output import values as V
 
 
-DEBUG_ROOT = "/usr/lib/debug/.build-id"
-
-
 class TargetSymbols:
     def __init__(self, target, resources, loaded=None):
         self.target = target
@@ -25,7 +22,6 @@ class TargetSymbols:
         self._kallsyms = None
         self._users: dict[int, object] = {}
         self._usernames: dict[int, str] | None = None
-        self._debug: dict[str, object] = {}
 
     # ---- kernel ----------------------------------------------------------------------
     def kallsyms(self):
@@ -60,46 +56,9 @@ class TargetSymbols:
     def _user_frame(self, addr: int, pid: int) -> V.Frame:
         sym = self._user(pid)
         r = sym.resolve(addr) if sym is not None else None
-        if r is None and sym is not None:
-            r = self._debug_resolve(sym, addr)
         if r is None:
             return V.Frame(addr)
         return V.Frame(addr, r[0], r[1], r[2])  # r[2]: the mapped file, for perf mode
-
-    def _debug_resolve(self, sym, addr: int):
-        """Local functions of a stripped library (libc's __libc_start_call_main)
-        from its separate debug file, /usr/lib/debug/.build-id/xx/yyyy.debug."""
-        from pytrace.kernel.elf_symbols import SymbolError
-        m = next((m for m in sym.maps if m.start <= addr < m.end and m.is_file), None)
-        if m is None:
-            return None
-        elf = sym._elf(m)
-        debug = self._debug_symbols(m.path, elf)
-        if debug is None:
-            return None
-        try:
-            vaddr = elf.vaddr_of_offset(addr - m.start + m.offset)
-        except SymbolError:
-            return None
-        found = debug.symbolize_vaddr(vaddr)
-        if found is None:
-            return None
-        return found[0].name, found[1], m.path
-
-    def _debug_symbols(self, path: str, elf):
-        """The ElfSymbols of the library's debug file, None without one."""
-        if path not in self._debug:
-            self._debug[path] = None
-            build_id = getattr(elf, "build_id", None)
-            if build_id and len(build_id) > 2:
-                from pytrace.kernel.elf_symbols import ElfSymbols, SymbolError
-                debug_path = f"{DEBUG_ROOT}/{build_id[:2]}/{build_id[2:]}.debug"
-                try:
-                    self._debug[path] = ElfSymbols(self.target.read_file(debug_path),
-                                                   debug_path)
-                except (OSError, SymbolError):
-                    pass   # no debug file: frames stay hex
-        return self._debug[path]
 
     def usym(self, addr: int, pid: int) -> V.Symbol:
         return V.Symbol(addr, self._user_frame(addr, pid).name)
