@@ -24,8 +24,10 @@ import sys
 import time
 import uuid
 
-PROGRAM = ("tracepoint:syscalls:sys_enter_* {{ @[probe] = count(); }} "
-           "interval:ms:300 {{ exit(); }} // {marker}")
+# The marker comment finds the run's processes (pytrace's closing child too);
+# bpftrace 0.17 needs a newline after a // comment.
+PROGRAM = ("// {marker}\ntracepoint:syscalls:sys_enter_* {{ @[probe] = count(); }} "
+           "interval:ms:300 {{ exit(); }}")
 
 
 def _alive(marker: str) -> bool:
