@@ -51,6 +51,8 @@ def compile_program(program: ast.Program, target, *, params: list[str] | None = 
     state.pid = (options or {}).get("pid")
     # --unsafe: system(), signal() and override() are allowed.
     state.unsafe = bool((options or {}).get("unsafe"))
+    # -k / -kk: failing helpers are reported (codegen/helper_errors.py).
+    state.helper_errors = int((options or {}).get("helper_errors") or 0)
     expand_probes(state)
     check_all(state)
     maps = collect_maps(state)

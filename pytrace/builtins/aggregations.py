@@ -45,7 +45,7 @@ def _count_type(checker, call):
 
 
 def _count(fn, m, call):
-    maps.add_to_slot(fn, m, c64(1))
+    maps.add_to_slot(fn, m, c64(1), at=call.span)
 
 
 def _sum_type(checker, call):
@@ -54,7 +54,7 @@ def _sum_type(checker, call):
 
 
 def _sum(fn, m, call):
-    maps.add_to_slot(fn, m, fn.expr(call.args[0]))
+    maps.add_to_slot(fn, m, fn.expr(call.args[0]), at=call.span)
 
 
 # ---- min / max: (value, set flag) ----------------------------------------------
@@ -90,7 +90,7 @@ def _minmax(better: str):
             fn.place(flag)
             unset = fn.b.icmp_unsigned("==", fn.load_int(fn.gep(slot, 8), 8, False), c64(0))
             fn.b.cbranch(unset, write, done)
-        maps.replace_slot_unless(fn, m, keep, init)
+        maps.replace_slot_unless(fn, m, keep, init, call.span)
     return aggregate
 
 
@@ -113,13 +113,13 @@ def _avg(fn, m, call):
     def init(buf):
         fn.store_int(c64(1), buf, 8)
         fn.store_int(v, fn.gep(buf, 8), 8)
-    maps.update_slot(fn, m, update, init)
+    maps.update_slot(fn, m, update, init, at=call.span)
 
 
 # ---- hist / lhist: one u64 count per bucket key --------------------------------
 
-def _bump(fn, m, bucket):
-    maps.add_to_slot(fn, m, c64(1), bucket)
+def _bump(fn, m, bucket, at=None):
+    maps.add_to_slot(fn, m, c64(1), bucket, at)
 
 
 def _hist_type(checker, call):
@@ -160,7 +160,7 @@ def log2_bucket(fn, v):
 
 def _hist(fn, m, call):
     v = fn.expr(call.args[0])
-    _bump(fn, m, log2_bucket(fn, v))
+    _bump(fn, m, log2_bucket(fn, v), call.span)
 
 
 def _lhist_type(checker, call):
@@ -193,7 +193,7 @@ def _lhist(fn, m, call):
         return b.add(b.udiv(b.sub(v, c64(t.min)), c64(t.step)), c64(1))
     bucket = fn.select_int(b.icmp_signed("<", v, c64(t.min)), lambda: c64(0), lambda: fn.select_int(
         b.icmp_signed(">=", v, c64(t.max)), lambda: c64(t.buckets - 1), inside))
-    _bump(fn, m, bucket)
+    _bump(fn, m, bucket, call.span)
 
 
 function("count", aggregation=_count_type, aggregate=_count)

@@ -200,7 +200,7 @@ def _delete_check(checker, call):
 
 
 def _delete(fn, call):
-    maps.delete(fn, call.args[0])
+    maps.delete(fn, call.args[0], call.span)
     return c64(0)
 
 

@@ -10,10 +10,10 @@ import llvmlite.ir as ir
 
 from pytrace import ast
 from pytrace.builtins import get_function, get_variable
-from pytrace.codegen import maps
+from pytrace.codegen import helper_errors, maps
 from pytrace.codegen.function import FunctionCodegen, align_of, bool_to_i64, c64
 from pytrace.codegen.module import I8
-from pytrace.diagnostics import PytraceError
+from pytrace.diagnostics import PytraceError, Span
 from pytrace.passes.types_util import is_int, is_signed
 from pytrace.types import ArrayType, PointerType, StringType, TupleType
 
@@ -144,7 +144,10 @@ def _unary(fn: FunctionCodegen, e: ast.Unary):
         size = e.ty.size if is_int(e.ty) else 8
         buf = fn.alloc(8, "deref")
         fn.zero(buf, 8)
-        fn.h.probe_read(buf, size, fn.b.inttoptr(value, buf.type))
+        ret = fn.h.probe_read(buf, size, fn.b.inttoptr(value, buf.type))
+        # -kk points at the `*` itself, as bpftrace does.
+        at = Span(e.span.line, e.span.col, e.span.line, e.span.col + 1) if e.span else None
+        helper_errors.check(fn, ret, "probe_read", at, read=True)
         return fn.load_int(buf, size, is_signed(e.ty))
     raise PytraceError(f"The {e.op} operator is not supported yet", e.span)
 
@@ -154,7 +157,7 @@ def _incdec(fn: FunctionCodegen, e: ast.IncDec):
     old = fn.expr(e.target)
     new = fn.b.add(old, delta)
     if isinstance(e.target, ast.Map):
-        maps.write(fn, e.target, new, e.ty)
+        maps.write(fn, e.target, new, e.ty, e.span)
     else:
         fn.assign_var(e.target.name, new, e.ty)
     return new if e.prefix else old
@@ -201,7 +204,8 @@ def _index(fn: FunctionCodegen, e: ast.Index):
     addr = fn.b.add(base, fn.b.mul(idx, c64(size)))
     buf = fn.alloc(8, "elem")
     fn.zero(buf, 8)
-    fn.h.probe_read(buf, size, fn.b.inttoptr(addr, buf.type))
+    ret = fn.h.probe_read(buf, size, fn.b.inttoptr(addr, buf.type))
+    helper_errors.check(fn, ret, "probe_read", e.span, read=True)
     return fn.load_int(buf, size, is_signed(e.ty))
 
 

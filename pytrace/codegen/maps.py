@@ -13,6 +13,7 @@ writes that map: see pytrace.codegen.reuse.
 from __future__ import annotations
 
 from pytrace import ast
+from pytrace.codegen import helper_errors
 from pytrace.codegen.function import FunctionCodegen, align_of, c64
 from pytrace.codegen.helpers import BPF_ANY
 from pytrace.codegen.module import I8P, I64
@@ -108,23 +109,27 @@ def _lookup(fn: FunctionCodegen, m: ast.Map, info, vt):
     return buf
 
 
-def write(fn: FunctionCodegen, m: ast.Map, value, src_ty) -> None:
+def write(fn: FunctionCodegen, m: ast.Map, value, src_ty, at=None) -> None:
+    """`at`: the span -k reports a failed update at."""
     info = fn.state.maps[m.name]
     vt = info.value_type
     key = build_key(fn, m)
     buf = fn.alloc(vt.size, "val")
     fn.store(vt, value, buf, src_ty)
-    fn.h.map_update(map_index(fn, m.name), key, buf, BPF_ANY)
+    ret = fn.h.map_update(map_index(fn, m.name), key, buf, BPF_ANY)
+    helper_errors.check(fn, ret, "map_update_elem", at)
     fn.reuse.forget(m.name)
 
 
-def delete(fn: FunctionCodegen, m: ast.Map) -> None:
+def delete(fn: FunctionCodegen, m: ast.Map, at=None) -> None:
     key = build_key(fn, m)
-    fn.h.map_delete(map_index(fn, m.name), key)
+    ret = fn.h.map_delete(map_index(fn, m.name), key)
+    helper_errors.check(fn, ret, "map_delete_elem", at)
     fn.reuse.forget(m.name)
 
 
-def update_slot(fn: FunctionCodegen, m: ast.Map, on_found, init, bucket=None) -> None:
+def update_slot(fn: FunctionCodegen, m: ast.Map, on_found, init, bucket=None,
+                at=None) -> None:
     """Aggregation update: modify this CPU's slot in place if the key exists, else
     insert a fresh slot (per-CPU maps: each CPU writes only its own slot)."""
     info = fn.state.maps[m.name]
@@ -141,13 +146,14 @@ def update_slot(fn: FunctionCodegen, m: ast.Map, on_found, init, bucket=None) ->
         buf = fn.alloc(size, "slot")
         fn.zero(buf, size)
         init(buf)
-        fn.h.map_update(idx, key, buf, BPF_ANY)
+        ret = fn.h.map_update(idx, key, buf, BPF_ANY)
+        helper_errors.check(fn, ret, "map_update_elem", at)
 
     fn.if_else(is_null, absent, present)
     fn.reuse.forget(m.name)
 
 
-def add_to_slot(fn: FunctionCodegen, m: ast.Map, value, bucket=None) -> None:
+def add_to_slot(fn: FunctionCodegen, m: ast.Map, value, bucket=None, at=None) -> None:
     """count/sum/hist/lhist: this CPU's slot += value, or a new slot holding value.
 
     The in-place add is one `lock add` where a load, add and store take three;
@@ -156,10 +162,10 @@ def add_to_slot(fn: FunctionCodegen, m: ast.Map, value, bucket=None) -> None:
     def add(ptr):
         fn.b.atomic_rmw("add", fn.b.bitcast(ptr, I64.as_pointer()), value, "monotonic")
 
-    update_slot(fn, m, add, lambda buf: fn.store_int(value, buf, 8), bucket)
+    update_slot(fn, m, add, lambda buf: fn.store_int(value, buf, 8), bucket, at)
 
 
-def replace_slot_unless(fn: FunctionCodegen, m: ast.Map, keep, init) -> None:
+def replace_slot_unless(fn: FunctionCodegen, m: ast.Map, keep, init, at=None) -> None:
     """min/max: leave this CPU's slot alone when keep(slot) says so, else write a
     fresh slot made by init(buf), new key or not, with one update call. Most
     events keep the slot, and a new key and a better value share one path."""
@@ -175,7 +181,8 @@ def replace_slot_unless(fn: FunctionCodegen, m: ast.Map, keep, init) -> None:
     fn.place(write)
     buf = fn.alloc(size, "slot")
     init(buf)
-    fn.h.map_update(idx, key, buf, BPF_ANY)
+    ret = fn.h.map_update(idx, key, buf, BPF_ANY)
+    helper_errors.check(fn, ret, "map_update_elem", at)
     fn.b.branch(done)
     fn.place(done)
     fn.reuse.forget(m.name)

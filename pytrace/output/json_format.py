@@ -7,8 +7,6 @@ every byte >= 0x80 as `\\uffffffXX` (a signed char widened to int).
 
 from __future__ import annotations
 
-import errno
-import os
 
 from pytrace.output import hist as histfmt
 from pytrace.output.sort import average, gc_paused, keep_top, sort_entries, sorts_by_value
@@ -152,21 +150,7 @@ def value_json(t: Type, value) -> str:
     return f'{{"type": "value", "data": {json_value(t, value)}}}\n'
 
 
-def helper_error_message(helper: str, retcode: int) -> str:
-    """bpftrace's explanation of a failed helper call (-k)."""
-    name = helper.removeprefix("bpf_")
-    if name == "map_update_elem" and retcode == -errno.E2BIG:
-        return "Map full; can't update element. Try increasing max_map_keys config"
-    if name == "map_delete_elem" and retcode == -errno.ENOENT:
-        return "Can't delete map element because it does not exist."
-    if name == "map_lookup_elem":
-        # bpftrace reports lookup failures with retcode 0.
-        return "Can't lookup map element because it does not exist."
-    return os.strerror(-retcode)
-
-
 def helper_error_json(helper: str, retcode: int, line: int, col: int) -> str:
-    # bpftrace writes msg and helper unescaped; they are fixed ASCII texts.
-    name = helper.removeprefix("bpf_")
-    return (f'{{"type": "helper_error", "msg": "{helper_error_message(helper, retcode)}", '
-            f'"helper": "{name}", "retcode": {retcode}, "line": {line}, "col": {col}}}\n')
+    # bpftrace 0.17's shape: no message; the helper name is a fixed ASCII text.
+    return (f'{{"type": "helper_error", "helper": "{helper}", "retcode": {retcode}, '
+            f'"line": {line}, "col": {col}}}\n')

@@ -68,9 +68,11 @@ class Sink:
         # Written at exit before the maps, in every format (bpftrace quirk).
         self._write("\n\n")
 
-    def helper_error(self, helper: str, retcode: int, options: dict) -> None:
-        """-k helper failures. In text the runtime renders the located WARNING
-        itself (diagnostics), so nothing more is written here."""
+    def helper_error(self, helper: str, retcode: int, line: int, col: int,
+                     rendered: str) -> None:
+        """-k: a failed helper, as the located WARNING (with the source line and
+        its marker) on the trace output, where bpftrace 0.17 writes it."""
+        self._write(rendered + "\n")
 
 
 TextSink = Sink
@@ -110,10 +112,9 @@ class JsonSink(Sink):
     def lost_events(self, n: int) -> None:
         self._write(jf.counter_json("lost_events", "events", n))
 
-    def helper_error(self, helper: str, retcode: int, options: dict) -> None:
-        """options: the action's options ("line", "col" of the call)."""
-        self._write(jf.helper_error_json(helper, retcode, options.get("line", 0),
-                                         options.get("col", 0)))
+    def helper_error(self, helper: str, retcode: int, line: int, col: int,
+                     rendered: str) -> None:
+        self._write(jf.helper_error_json(helper, retcode, line, col))
 
 
 def make_sink(format: str, stream: TextIO) -> Sink:

@@ -255,20 +255,17 @@ class EventHandler:
         self.warn("WARNING: " + format_printf(action.fmt or "", self.typed_args(action, payload)))
 
     def on_helper_error(self, action, payload):
-        """-k: a helper failed at run time; options carry helper and span/line/col."""
-        from pytrace.diagnostics import PytraceWarning, Span
+        """-k: a helper failed at run time; options name the helper and the span."""
+        import os
+
+        from pytrace.diagnostics import PytraceWarning
         args = self.args(action, payload)
         retcode = args[0] if args else 0
         if isinstance(retcode, int) and retcode >= 1 << 63:
             retcode -= 1 << 64
-        opts = action.options
-        helper = opts.get("helper", "unknown")
-        span = opts.get("span")
-        line, col = opts.get("line", 0), opts.get("col", 0)
-        if span is None and line:
-            span = Span(line, col, line, col + 1)
-        msg = f"Failed to {helper}: {retcode}"
-        rendered = PytraceWarning(msg, span).render(self.source) + \
-            f"\nAdditional Info - helper: {helper}, retcode: {retcode}"
-        self.sink.helper_error(msg, helper, retcode, line or (span.line if span else 0),
-                               col or (span.col if span else 0), rendered)
+        helper, span = action.options.get("helper", "unknown"), action.options.get("span")
+        msg = f"Failed to {helper}: {os.strerror(-retcode)} ({retcode})"
+        rendered = PytraceWarning(msg, span).render(self.source)
+        self.sink.helper_error(helper, retcode, span.line if span else 0,
+                               span.col if span else 0, rendered)
+

@@ -108,19 +108,19 @@ def test_print_map_with_top_and_div():
     assert sink.stream.getvalue() == "@c[3]: 2\n@c[2]: 3\n"
 
 
-def test_helper_error_json_line_and_silent_text():
-    # bpftrace -k -f json: a map update failing with E2BIG at line 1 column 13.
+def test_helper_error_text_is_the_located_warning_and_json_the_0_17_record():
+    # bpftrace 0.17 -k: the warning goes to the trace output; JSON has no message.
     text, js = TextSink(io.StringIO()), JsonSink(io.StringIO())
     for sink in (text, js):
-        sink.helper_error("map_update_elem", -7, {"line": 1, "col": 13})
-        sink.helper_error("bpf_probe_read_kernel", -14, {"line": 2, "col": 3})
-    assert text.stream.getvalue() == ""
+        sink.helper_error("map_delete_elem", -2, 1, 20, "stdin:1:20-33: WARNING: ...")
+        sink.helper_error("probe_read", -14, 2, 3, "stdin:2:3-4: WARNING: ...")
+    assert text.stream.getvalue() == ("stdin:1:20-33: WARNING: ...\n"
+                                      "stdin:2:3-4: WARNING: ...\n")
     assert js.stream.getvalue() == (
-        '{"type": "helper_error", "msg": "Map full; can\'t update element. Try increasing '
-        'max_map_keys config", "helper": "map_update_elem", "retcode": -7, "line": 1, "col": 13}\n'
-        '{"type": "helper_error", "msg": "Bad address", "helper": "probe_read_kernel", '
-        '"retcode": -14, "line": 2, "col": 3}\n')
-
+        '{"type": "helper_error", "helper": "map_delete_elem", "retcode": -2, '
+        '"line": 1, "col": 20}\n'
+        '{"type": "helper_error", "helper": "probe_read", "retcode": -14, '
+        '"line": 2, "col": 3}\n')
 
 def test_unknown_format():
     with pytest.raises(ValueError):

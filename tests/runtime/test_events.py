@@ -84,11 +84,10 @@ def test_helper_error_is_a_located_warning_with_the_retcode():
     source = Source("BEGIN { @x[1] = 2; }")
     h, sink, _ = handler(AsyncAction("helper_error", T.TupleType((T.INT64,)),
                                      options={"helper": "map_update_elem",
-                                              "span": Span(1, 9, 1, 18)}), source=source)
+                                              "span": Span(1, 15, 1, 16)}), source=source)
     h.handle(record(0, struct.pack("<q", -7)))
-    (name, msg, helper, retcode, line, col, rendered), = sink.calls
-    assert (msg, helper, retcode, line, col) == (
-        "Failed to map_update_elem: -7", "map_update_elem", -7, 1, 9)
-    assert rendered == ("stdin:1:9-18: WARNING: Failed to map_update_elem: -7\n"
-                        "BEGIN { @x[1] = 2; }\n        ~~~~~~~~~\n"
-                        "Additional Info - helper: map_update_elem, retcode: -7")
+    (name, helper, retcode, line, col, rendered), = sink.calls
+    assert (helper, retcode, line, col) == ("map_update_elem", -7, 1, 15)
+    assert rendered == ("stdin:1:15-16: WARNING: Failed to map_update_elem: "
+                        "Argument list too long (-7)\n"
+                        "BEGIN { @x[1] = 2; }\n              ~")
