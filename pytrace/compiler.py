@@ -53,6 +53,7 @@ def compile_program(program: ast.Program, target, *, params: list[str] | None = 
     state.unsafe = bool((options or {}).get("unsafe"))
     # -k / -kk: failing helpers are reported (codegen/helper_errors.py).
     state.helper_errors = int((options or {}).get("helper_errors") or 0)
+    state.map_keys_max = int((options or {}).get("map_keys_max") or 0)
     expand_probes(state)
     check_all(state)
     maps = collect_maps(state)

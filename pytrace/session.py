@@ -71,7 +71,7 @@ class Session:
 
     def compile_options(self, cpid: int) -> dict:
         return {"cpid": cpid, "pid": self.pid, "helper_errors": self.helper_errors,
-                "unsafe": self.unsafe}
+                "unsafe": self.unsafe, "map_keys_max": _env_count("BPFTRACE_MAP_KEYS_MAX")}
 
     # ---- running --------------------------------------------------------------------
     def run(self) -> int:
@@ -221,3 +221,15 @@ def _isatty(stream) -> bool:
         return os.isatty(stream.fileno())
     except (OSError, ValueError, io.UnsupportedOperation):
         return False
+
+
+def _env_count(name: str) -> int:
+    """A positive integer from the environment (bpftrace's tuning variables); 0
+    when unset."""
+    text = os.environ.get(name)
+    if text is None:
+        return 0
+    if not text.strip().isdigit() or int(text) == 0:
+        raise PytraceError(f"Env var '{name}' did not contain a valid uint64_t, or was "
+                           "zero-valued.")
+    return int(text)

@@ -6,8 +6,9 @@ maps only by index (llvm.bpf.pseudo).
 
 from __future__ import annotations
 
+from pytrace import ast
 from pytrace.codegen.maps import key_layout
-from pytrace.passes.state import CompileState
+from pytrace.passes.state import CompileState, error
 from pytrace.resources import EVENTS_MAP, LOST_MAP, MapSpec
 from pytrace.types import UINT64, AggregationType, HistType, LhistType
 
@@ -16,8 +17,21 @@ RINGBUF_BYTES = 1 << 22     # 4 MiB: must be a power-of-two multiple of the page
 ELAPSED_MAP = ".start"
 
 
+def map_keys_max(state: CompileState) -> int:
+    """Keys a user map holds: `config = { max_map_keys = N }`, else
+    BPFTRACE_MAP_KEYS_MAX (options["map_keys_max"]), else bpftrace's 4096."""
+    config = state.program.config
+    for name, value in (config.settings if config is not None else ()):
+        if name == "max_map_keys":
+            if not isinstance(value, ast.Integer) or value.value < 1:
+                raise error("max_map_keys must be a positive integer", value)
+            return value.value
+    return state.map_keys_max or MAX_ENTRIES
+
+
 def collect_maps(state: CompileState) -> list[MapSpec]:
     specs: list[MapSpec] = []
+    max_entries = map_keys_max(state)
     for info in state.maps.values():
         if info.value_type is None:
             continue
@@ -30,7 +44,7 @@ def collect_maps(state: CompileState) -> list[MapSpec]:
             value_type=vt,
             key_size=layout.size,
             value_size=vt.size,
-            max_entries=MAX_ENTRIES,
+            max_entries=max_entries,
             has_bucket_key=isinstance(vt, (HistType, LhistType)),
         ))
     specs.append(MapSpec(EVENTS_MAP, "ringbuf", (), UINT64, 0, 0, RINGBUF_BYTES))

@@ -70,6 +70,7 @@ class CompileState:
     actions: list[AsyncAction] = field(default_factory=list)
     probe_names: list[str] = field(default_factory=list)
     uses: set[str] = field(default_factory=set)  # features needing support maps ("elapsed")
+    map_keys_max: int = 0   # BPFTRACE_MAP_KEYS_MAX from the session; 0: not set
     map_indices: dict[str, int] = field(default_factory=dict)
     # Per-node facts the checker leaves for codegen (action ids, constants), by id(node).
     node_info: dict[int, dict] = field(default_factory=dict)
