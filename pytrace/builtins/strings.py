@@ -15,6 +15,7 @@ import socket
 
 from pytrace import ast
 from pytrace.builtins import function
+from pytrace.codegen.expressions import strings_equal
 from pytrace.codegen.function import c64
 from pytrace.codegen.module import I8P
 from pytrace.passes.state import UnknownType, error
@@ -174,31 +175,12 @@ def _strncmp_check(checker, call):
 
 def _strncmp(fn, call):
     """0 when the first n bytes agree (stopping at a shared NUL), else 1 (as bpftrace:
-    not the sign of the difference). Unrolled: one compare per byte."""
+    not the sign of the difference)."""
     a_e, b_e = call.args[:2]
     a, b = fn.expr(a_e), fn.expr(b_e)
     sa, sb = a_e.ty.size, b_e.ty.size
     steps = min(fn.state.info(call)["n"], max(sa, sb))
-    result = fn.alloc(8, "strncmp")
-    fn.store_int(c64(0), result, 8)
-    done = fn.fn.append_basic_block("strncmp.done")
-    differ = fn.fn.append_basic_block("strncmp.differ")
-    for i in range(steps):
-        # Past a string's capacity it reads as NUL.
-        ca = fn.load_int(fn.gep(a, i), 1, False) if i < sa else c64(0)
-        cb = fn.load_int(fn.gep(b, i), 1, False) if i < sb else c64(0)
-        same = fn.fn.append_basic_block(f"strncmp.same{i}")
-        fn.b.cbranch(fn.b.icmp_unsigned("!=", ca, cb), differ, same)
-        fn.b.position_at_end(same)
-        more = fn.fn.append_basic_block(f"strncmp.next{i}")
-        fn.b.cbranch(fn.b.icmp_unsigned("==", ca, c64(0)), done, more)
-        fn.b.position_at_end(more)
-    fn.b.branch(done)
-    fn.b.position_at_end(differ)
-    fn.store_int(c64(1), result, 8)
-    fn.b.branch(done)
-    fn.b.position_at_end(done)
-    return fn.load_int(result, 8, False)
+    return fn.b.xor(strings_equal(fn, a, sa, b, sb, steps), c64(1))
 
 
 # ---- macaddr ---------------------------------------------------------------------

@@ -12,7 +12,6 @@ from pytrace import ast
 from pytrace.builtins import get_function, get_variable
 from pytrace.codegen import helper_errors, maps
 from pytrace.codegen.function import FunctionCodegen, align_of, bool_to_i64, c64
-from pytrace.codegen.module import I8
 from pytrace.diagnostics import PytraceError, Span
 from pytrace.passes.types_util import is_int, is_signed
 from pytrace.types import ArrayType, PointerType, StringType, TupleType
@@ -79,21 +78,21 @@ def _call(fn, e: ast.Call):
     return record.codegen(fn, e)
 
 
-def _string_equal(fn: FunctionCodegen, a, at: StringType, b, bt: StringType):
-    """1 if the strings are equal up to their NUL, else 0 (unrolled: bounded)."""
+def strings_equal(fn: FunctionCodegen, a, a_size: int, b, b_size: int, steps: int):
+    """1 if the first `steps` bytes agree up to a shared NUL, else 0; a byte past
+    a string's capacity reads as NUL. Unrolled, so the verifier sees it bounded."""
     result = fn.alloc(8, "streq")
     fn.store_int(c64(0), result, 8)
     done = fn.fn.append_basic_block("streq.done")
     equal = fn.fn.append_basic_block("streq.equal")
-    n = min(at.size, bt.size)
-    for i in range(n):
-        x = fn.b.load(fn.gep(a, i))
-        y = fn.b.load(fn.gep(b, i))
+    for i in range(steps):
+        x = fn.load_int(fn.gep(a, i), 1, False) if i < a_size else c64(0)
+        y = fn.load_int(fn.gep(b, i), 1, False) if i < b_size else c64(0)
         same = fn.fn.append_basic_block("streq.same")
         fn.b.cbranch(fn.b.icmp_unsigned("!=", x, y), done, same)
         fn.b.position_at_end(same)
         nxt = fn.fn.append_basic_block("streq.next")
-        fn.b.cbranch(fn.b.icmp_unsigned("==", x, ir.Constant(I8, 0)), equal, nxt)
+        fn.b.cbranch(fn.b.icmp_unsigned("==", x, c64(0)), equal, nxt)
         fn.b.position_at_end(nxt)
     fn.b.branch(equal)
     fn.b.position_at_end(equal)
@@ -101,6 +100,12 @@ def _string_equal(fn: FunctionCodegen, a, at: StringType, b, bt: StringType):
     fn.b.branch(done)
     fn.b.position_at_end(done)
     return fn.load_int(result, 8, False)
+
+
+def _string_equal(fn: FunctionCodegen, a, at: StringType, b, bt: StringType):
+    """`==` on strings: equal up to their NUL within the shorter capacity."""
+    n = min(at.size, bt.size)
+    return strings_equal(fn, a, at.size, b, bt.size, n)
 
 
 _CMP = {"==": "==", "!=": "!=", "<": "<", ">": ">", "<=": "<=", ">=": ">="}
