@@ -10,17 +10,9 @@ import pytest
 
 from pytrace.kernel import bpf, perf
 from pytrace.kernel.errors import MapError
-from pytrace.target.local import LocalTarget
 from tests.helpers import bpfprogs
 
 pytestmark = pytest.mark.kernel
-
-
-@pytest.fixture
-def target():
-    t = LocalTarget()
-    yield t
-    t.close_all()
 
 
 def u32(n):

@@ -12,17 +12,9 @@ import pytest
 
 from pytrace.kernel import bpf
 from pytrace.kernel.ringbuf import BUSY_BIT, DISCARD_BIT, RingBufferReader
-from pytrace.target.local import LocalTarget
 from tests.helpers import bpfprogs
 
 pytestmark = pytest.mark.kernel
-
-
-@pytest.fixture
-def target():
-    t = LocalTarget()
-    yield t
-    t.close_all()
 
 
 def seqs(records: list[bytes]) -> list[int]:

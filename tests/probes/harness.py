@@ -10,9 +10,11 @@ user would.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
+import time
 
 from pytrace.compiler import compile_program
 from pytrace.diagnostics import Source
@@ -61,6 +63,21 @@ class HeldWorkload:
         if self.pidfd >= 0:
             os.close(self.pidfd)
             self.pidfd = -1
+
+
+@contextlib.contextmanager
+def another_copy_running(argv: list[str]):
+    """A second, untraced copy of a workload, released and busy while the body runs
+    (for checking that -p keeps other processes of the same binary out)."""
+    other = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    try:
+        other.stdin.write(b"g")
+        other.stdin.flush()
+        time.sleep(0.1)  # let it get going before the trace attaches
+        yield other
+    finally:
+        other.kill()
+        other.wait()
 
 
 def run_with_workload(program: str, argv: list[str], *, pid_filter: bool = False,

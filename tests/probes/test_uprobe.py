@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import time
 
 import pytest
 
@@ -15,7 +13,7 @@ from pytrace.kernel.elf_symbols import ElfSymbols, resolve_binary
 from pytrace.target.local import LocalTarget
 from tests.compiler.harness import compile_text
 from tests.probes import workloads
-from tests.probes.harness import run_with_workload
+from tests.probes.harness import another_copy_running, run_with_workload
 
 pytestmark = pytest.mark.kernel
 
@@ -83,17 +81,9 @@ def test_uprobe_by_library_name_on_libc(prog):
 
 def _count_while_another_copy_runs(prog, pid_filter: bool) -> str:
     # A second copy keeps calling work() all through the trace.
-    other = subprocess.Popen([prog, "100000", "200"], stdin=subprocess.PIPE,
-                             stdout=subprocess.DEVNULL)
-    try:
-        other.stdin.write(b"g")
-        other.stdin.flush()
-        time.sleep(0.1)  # let it get going before the trace attaches
+    with another_copy_running([prog, "100000", "200"]):
         return run_with_workload(f"uprobe:{prog}:work {{ @ = count(); }}", [prog, str(N)],
                                  pid_filter=pid_filter)
-    finally:
-        other.kill()
-        other.wait()
 
 
 def test_pid_restricts_the_probe_to_that_process(prog):

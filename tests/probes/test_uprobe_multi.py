@@ -7,7 +7,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import subprocess
 import time
 
 import pytest
@@ -23,7 +22,7 @@ from pytrace.target.local import LocalTarget
 from tests.compiler.harness import compile_text
 from tests.helpers.cbuild import build_c
 from tests.probes import workloads
-from tests.probes.harness import run_with_workload
+from tests.probes.harness import another_copy_running, run_with_workload
 
 pytestmark = pytest.mark.kernel
 
@@ -161,18 +160,10 @@ def test_one_program_over_two_binaries_is_one_link_each(prog, multi):
 
 
 def _count_while_another_copy_runs(prog, pid_filter: bool) -> dict[str, int]:
-    other = subprocess.Popen([prog, "100000", "200"], stdin=subprocess.PIPE,
-                             stdout=subprocess.DEVNULL)
-    try:
-        other.stdin.write(b"g")
-        other.stdin.flush()
-        time.sleep(0.1)  # let it get going before the trace attaches
+    with another_copy_running([prog, "100000", "200"]):
         # 20 ms pauses keep the trace open long enough for the other copy to run.
         return counts(run_with_workload(f"uprobe:{prog}:fn_2* {{ @[probe] = count(); }}",
                                         [prog, str(ROUNDS), "20000"], pid_filter=pid_filter))
-    finally:
-        other.kill()
-        other.wait()
 
 
 def test_pid_restricts_every_function_of_the_link_to_that_process(prog):
