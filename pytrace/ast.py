@@ -253,6 +253,7 @@ class Assign(Stmt):
     target: Expr  # Map or Variable
     value: Expr
     op: str = "="
+    op_span: Span | None = field(default=None, compare=False, repr=False)  # where -k points
 
 
 @dataclass

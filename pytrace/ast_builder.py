@@ -177,7 +177,8 @@ class AstBuilder:
         if not isinstance(target, (ast.Map, ast.Variable)):
             raise PytraceError(f"syntax error, unexpected {op.value}, expecting ; or }}",
                                token_span(op))
-        return ast.Assign(target, value, op.value, span=children_span(children))
+        return ast.Assign(target, value, op.value, token_span(op),
+                          span=children_span(children))
 
     def return_stmt(self, children):
         value = children[1] if len(children) > 1 else None

@@ -33,17 +33,3 @@ def check(fn: FunctionCodegen, ret, helper: str, span: Span | None, *,
     with fn.if_then(fn.b.icmp_signed("<", ret, c64(0)), "helper_failed"):
         events.emit(fn, action_id, lambda payload: fn.store_int(ret, payload, 8))
 
-
-def operator_span(fn: FunctionCodegen, target_span: Span, value_span: Span) -> Span | None:
-    """The assignment operator between a target and its value (`=`, `+=`):
-    where bpftrace points when the map update of an assignment fails."""
-    source = fn.state.source
-    if source is None or target_span.end_line != value_span.line:
-        return target_span
-    text = source.line_text(value_span.line)
-    between = text[target_span.end_col - 1:value_span.col - 1]
-    stripped = between.strip()
-    if not stripped:
-        return target_span
-    start = target_span.end_col + between.index(stripped)
-    return Span(value_span.line, start, value_span.line, start + len(stripped))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pytrace import ast
 from pytrace.builtins import get_function
-from pytrace.codegen import helper_errors, maps
+from pytrace.codegen import maps
 from pytrace.codegen.function import FunctionCodegen, c64
 from pytrace.diagnostics import PytraceError
 from pytrace.passes.types_util import is_signed
@@ -49,8 +49,7 @@ def _assign(fn: FunctionCodegen, s: ast.Assign):
             v = ops[op](current, rhs)
         vt = target.ty
     if isinstance(target, ast.Map):
-        maps.write(fn, target, v, vt,
-                   helper_errors.operator_span(fn, target.span, value.span))
+        maps.write(fn, target, v, vt, s.op_span)
     else:
         fn.assign_var(target.name, v, vt)
 
