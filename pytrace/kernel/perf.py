@@ -60,7 +60,8 @@ def mount_tracefs_if_missing() -> bool:
         return True
     if os.geteuid() != 0 or not os.path.isdir(TRACEFS_ROOTS[0]):
         return False
-    _libc.mount.argtypes = [ctypes.c_char_p] * 4 + [ctypes.c_void_p]
+    # mount(source, target, fstype, unsigned long flags, data)
+    _libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_void_p]
     _libc.mount(b"nodev", TRACEFS_ROOTS[0].encode(), b"tracefs", 0, None)
     return os.path.isdir(os.path.join(TRACEFS_ROOTS[0], "events"))
 
