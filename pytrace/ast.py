@@ -379,6 +379,8 @@ class Program(Node):
     includes: list[Include] = field(default_factory=list)
     c_definitions: list[CDefinition] = field(default_factory=list)
     config: Config | None = None
+    # Object-like #define macros in effect at the end (the lexer expanded them).
+    macros: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 # ---- walking -----------------------------------------------------------------

@@ -44,6 +44,10 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--unsafe", action="store_true",
                    help="allow functions with side effects outside the trace: "
                         "system(), signal(), override()")
+    p.add_argument("-I", dest="include_dirs", action="append", default=[], metavar="DIR",
+                   help="add DIR to the #include search path")
+    p.add_argument("--include", dest="include_files", action="append", default=[],
+                   metavar="FILE", help="#include FILE before the program")
     p.add_argument("--target", default="local",
                    help="where to trace: local, ssh://[user@]host, adb[:serial], cmd:COMMAND")
     p.add_argument("args", nargs="*", metavar="ARGS",
@@ -98,8 +102,10 @@ def run_cli(argv: list[str]) -> int:
     try:
         if opts.debug and opts.debug == ["ast"]:
             from pytrace.ast_dump import dump_ast
-            from pytrace.parser import parse
-            sys.stdout.write(dump_ast(parse(source)))
+            from pytrace.session import Session
+            session = Session(source, include_dirs=opts.include_dirs,
+                              include_files=opts.include_files)
+            sys.stdout.write(dump_ast(session.parse()))
             return 0
         from pytrace.session import run_from_cli
         return run_from_cli(opts, source, params)

@@ -38,6 +38,8 @@ class Session:
     helper_errors: int = 0
     unsafe: bool = False               # --unsafe: allow system(), signal(), override()
     warning_stream: object | None = None  # stderr when None
+    include_dirs: list[str] = field(default_factory=list)   # -I DIR
+    include_files: list[str] = field(default_factory=list)  # --include FILE
     # The CLI's one run per process: no cyclic GC until tracing starts (see run()).
     quick_start: bool = False
     # The CLI's too: the process exits next, so closes that are slow in the kernel
@@ -57,7 +59,17 @@ class Session:
 
     def parse(self):
         from pytrace.parser import parse
-        return parse(self.program)
+        return parse(self.program, self.preprocess_options())
+
+    def preprocess_options(self):
+        """-I, --include, the script's directory, and BPFTRACE_HAVE_BTF if the target has BTF."""
+        from pytrace.kernel.btf import VMLINUX_PATH
+        from pytrace.preprocessor import PreprocessOptions
+        name = self.program.name
+        script_dir = os.path.dirname(name) if name != "stdin" else os.getcwd()
+        defines = {"BPFTRACE_HAVE_BTF": "1"} if self.get_target().path_exists(VMLINUX_PATH) else {}
+        return PreprocessOptions(list(self.include_dirs), list(self.include_files), defines,
+                                 script_dir or ".")
 
     def compile(self, cpid: int = 0):
         from pytrace.compiler import compile_program
@@ -176,6 +188,7 @@ def run_from_cli(opts, source: Source, params: list[str]) -> int:
     session = Session(source, params=params, format=opts.format, quiet=opts.quiet,
                       command=opts.command, pid=opts.pid, verbose=opts.verbose,
                       helper_errors=opts.helper_errors, unsafe=opts.unsafe)
+    session.include_dirs, session.include_files = opts.include_dirs, opts.include_files
     if opts.debug:
         for stage in opts.debug:
             sys.stdout.write(session.debug_text(stage))
