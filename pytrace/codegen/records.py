@@ -34,3 +34,34 @@ def read_field(fn: FunctionCodegen, base, record: RecordType, f: RecordField):
     buf = fn.alloc(ty.size, "field")
     fn.copy(buf, ptr, ty.size, align_of(f.offset))
     return buf
+
+
+def read_memory_field(fn: FunctionCodegen, address, f: RecordField, span=None):
+    """A member of a struct in kernel memory at `address` (an i64), read with probe_read.
+
+    Integers and pointers come back as i64 (bitfields shifted and masked);
+    strings and arrays as a stack buffer; an embedded struct as its address."""
+    from pytrace.codegen import helper_errors
+    ty = f.type
+    place = fn.b.add(address, c64(f.offset))
+    if isinstance(ty, RecordType):
+        return place
+    if is_int(ty):
+        size = ty.size
+        if f.bit_size:
+            size = (f.bit_offset + f.bit_size + 7) // 8
+        buf = fn.alloc(8, "member")
+        fn.zero(buf, 8)
+        ret = fn.h.probe_read(buf, size, fn.b.inttoptr(place, buf.type))
+        helper_errors.check(fn, ret, "probe_read", span, read=True)
+        if f.bit_size:
+            raw = fn.load_int(buf, 8, False)
+            value = fn.b.and_(fn.b.lshr(raw, c64(f.bit_offset)), c64((1 << f.bit_size) - 1))
+            return value
+        return fn.load_int(buf, size, is_signed(ty))
+    buf = fn.alloc(ty.size, "member")
+    fn.zero(buf, ty.size)
+    read = fn.h.probe_read_str if isinstance(ty, StringType) else fn.h.probe_read
+    ret = read(buf, ty.size, fn.b.inttoptr(place, buf.type))
+    helper_errors.check(fn, ret, "probe_read", span, read=True)
+    return buf
