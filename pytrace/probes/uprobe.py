@@ -68,6 +68,11 @@ def load_symbols(ap, target, path: str) -> ElfSymbols:
         raise PytraceError(f"{ap.raw or path}: {e}", ap.span) from None
 
 
+class MissingSymbol(PytraceError):
+    """The binary has no such function: bpftrace 0.17 skips such a point (libraries
+    move functions between versions: pthread_create is in libc.so.6 since glibc 2.34)."""
+
+
 class UprobeProvider:
     ctx_kind = "pt_regs"
     user = True
@@ -122,6 +127,8 @@ class UprobeProvider:
         try:
             file_offset = elf.uprobe_offset(func, offset)
         except SymbolError as e:
+            if elf.lookup(func) is None:
+                raise MissingSymbol(f"{ap.raw}: {e}", ap.span) from None
             raise PytraceError(f"{ap.raw}: {e}", ap.span) from None
         suffix = f"+{offset}" if offset else ""
         return [AttachSpec(self.name, f"{self.name}:{shown}:{func}{suffix}", path, func,
