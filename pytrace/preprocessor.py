@@ -156,7 +156,9 @@ class _State:
             body = f"{params} {body}".strip()  # `#define X (1)`: not function-like
             params = None
         if params is None:
-            self.macros[name] = body
+            # Names defined so far are expanded now: a later #undef does not change
+            # this macro (bpftrace 0.17 records macros already expanded).
+            self.macros[name] = self.expand(body).strip() if body else body
         else:
             self.macros.pop(name, None)  # function-like: not expanded in programs
 
@@ -187,7 +189,8 @@ class _State:
     def expand(self, text: str, depth: int = 0) -> str:
         if depth > 32:
             return text
-        changed = re.sub(r"\b[A-Za-z_]\w*\b",
+        # Names outside string literals only.
+        changed = re.sub(r'"(?:[^"\\\n]|\\.)*"|\b[A-Za-z_]\w*\b',
                          lambda m: f" {self.macros[m.group()]} " if m.group() in self.macros
                          else m.group(), text)
         return changed if changed == text else self.expand(changed, depth + 1)

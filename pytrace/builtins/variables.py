@@ -123,5 +123,14 @@ def _helper_u64(helper: int):
 variable("curtask", lambda c, e: TASK_POINTER, _helper_u64(GET_CURRENT_TASK))
 variable("jiffies", _u64, _helper_u64(JIFFIES64))
 variable("numaid", _u64, _helper_u64(GET_NUMA_NODE_ID))
-variable("ctx", lambda c, e: PointerType(None, c_name="void *"),
+def _ctx_type(checker, e):
+    kind = checker.unit.provider.prog_type
+    if kind == "tracepoint":
+        raise error("Use args instead of ctx in tracepoint", e)
+    if kind in ("begin", "end"):
+        raise error("invalid program type", e)
+    return PointerType(None, c_name="void *")
+
+
+variable("ctx", _ctx_type,
          lambda fn, e: fn.b.ptrtoint(fn.ctx, c64(0).type))
