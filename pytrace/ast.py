@@ -381,6 +381,8 @@ class Program(Node):
     config: Config | None = None
     # Object-like #define macros in effect at the end (the lexer expanded them).
     macros: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # Errors compiling must report (a missing #include "file"), from the preprocessor.
+    deferred_errors: list = field(default_factory=list, compare=False, repr=False)
 
 
 # ---- walking -----------------------------------------------------------------

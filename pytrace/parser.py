@@ -111,6 +111,7 @@ def _with_headers(program: Program, pre) -> Program:
                 raise PytraceError(f"{path}: {e.message}") from None
         program.c_definitions[:0] = definitions
     program.macros = dict(pre.macros)
+    program.deferred_errors = list(pre.missing)
     return program
 
 

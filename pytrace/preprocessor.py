@@ -71,6 +71,9 @@ class Preprocessed:
     text: str  # same number of lines as the input
     macros: dict[str, str]
     header_definitions: list[tuple[str, str]]  # (header path, C definition text)
+    # `#include "x.h"` found nowhere: an error when compiling (parsing alone, as
+    # -d ast does, needs no header).
+    missing: list[PytraceError] = field(default_factory=list)
 
 
 def preprocess(text: str, options: PreprocessOptions | None = None) -> Preprocessed:
@@ -80,9 +83,9 @@ def preprocess(text: str, options: PreprocessOptions | None = None) -> Preproces
     for name in options.include_files:
         state.include(f"<{name}>" if not name.startswith(("<", '"')) else name, None)
     if "#" not in text:  # nearly every one-liner: nothing to do
-        return Preprocessed(text, state.macros, state.header_definitions)
+        return Preprocessed(text, state.macros, state.header_definitions, state.missing)
     out = state.run(text, keep_includes=True, span_lines=True)
-    return Preprocessed(out, state.macros, state.header_definitions)
+    return Preprocessed(out, state.macros, state.header_definitions, state.missing)
 
 
 class _State:
@@ -91,6 +94,7 @@ class _State:
         self.macros: dict[str, str] = {}
         self.header_definitions: list[tuple[str, str]] = []
         self.read_headers: set[str] = set()
+        self.missing: list[PytraceError] = []
 
     # ---- one file's text ----------------------------------------------------------
     def run(self, text: str, keep_includes: bool, span_lines: bool,
@@ -209,7 +213,7 @@ class _State:
         path, user = self.find(name, quoted, from_header)
         if path is None:
             if quoted and span is not None:
-                raise PytraceError(f"include file not found: '{name}'", span)
+                self.missing.append(PytraceError(f"include file not found: '{name}'", span))
             return  # a kernel header: its types come from BTF
         if path in self.read_headers:
             return

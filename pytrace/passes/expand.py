@@ -7,8 +7,7 @@ import re
 
 from pytrace import ast
 from pytrace.passes.state import CompileState, Unit
-from pytrace.probes.uprobe import MissingSymbol
-from pytrace.probes import get_provider
+from pytrace.probes import NothingMatched, get_provider
 
 
 def _uses_builtin(probe: ast.Probe, names: set[str]) -> bool:
@@ -31,7 +30,7 @@ def _with_positionals(ap: ast.AttachPoint, params: list[str]) -> ast.AttachPoint
 
 
 def expand_probes(state: CompileState) -> None:
-    skipped: list[MissingSymbol] = []
+    skipped: list[NothingMatched] = []
     for index, probe in enumerate(state.program.probes):
         groups: list[tuple[object, list]] = []
         for ap in probe.attach_points:
@@ -42,7 +41,7 @@ def expand_probes(state: CompileState) -> None:
                     specs = provider.expand(ap, state.target, pid=getattr(state, "pid", None))
                 else:
                     specs = provider.expand(ap, state.target)
-            except MissingSymbol as e:
+            except NothingMatched as e:
                 skipped.append(e)
                 continue
             if groups and groups[-1][0] is provider:
