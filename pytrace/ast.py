@@ -362,6 +362,8 @@ class CDefinition(Node):
     members: list[CField] = field(default_factory=list)  # struct/union
     enumerators: list[tuple[str, int]] = field(default_factory=list)  # enum
     aliased: TypeName | None = None  # typedef
+    # Struct/union bodies declared inside this one's members (see c_definitions.py).
+    nested: list["CDefinition"] = field(default_factory=list, compare=False, repr=False)
 
 
 @dataclass

@@ -37,7 +37,7 @@ INTEGER_NAMES = {
     "s8": IntType(8, True), "s16": IntType(16, True), "s32": IntType(32, True), "s64": INT64,
 }
 
-_TAGGED = re.compile(r"^(struct|union|enum)\s+(\w+)$")
+_TAGGED = re.compile(r"^(struct|union|enum)\s+([\w.]+)$")
 
 
 def is_stub(t: Type) -> bool:
@@ -50,7 +50,8 @@ class CTypes:
     def __init__(self, btf, definitions: list[ast.CDefinition], includes=()):
         self.btf = btf
         self.includes = list(includes)
-        self.script = {(d.kind, d.name): d for d in definitions}
+        every = [n for d in definitions for n in d.nested] + list(definitions)
+        self.script = {(d.kind, d.name): d for d in every}
         self.enumerators = {name: value for d in definitions if d.kind == "enum"
                             for name, value in d.enumerators}
         self._records: dict[tuple[str, str], RecordType] = {}
@@ -157,6 +158,17 @@ class CTypes:
                 t = self.complete(t, member.span)
             a = t.align
             align = max(align, a)
+            if not member.name and isinstance(t, RecordType):
+                # An anonymous struct/union: laid out as one member, its fields
+                # reachable from here.
+                if bit_pos is not None:
+                    offset, bit_pos = (bit_pos + 7) // 8, None
+                start = 0 if d.kind == "union" else align_up(offset, a)
+                fields.extend(RecordField(f.name, f.type, start + f.offset, f.bit_offset,
+                                          f.bit_size) for f in t.fields)
+                offset = start + t.size
+                size = max(size, offset)
+                continue
             if member.bits is not None:
                 # Bitfields pack into units of their declared type, as GCC does.
                 unit_bits = t.size * 8
