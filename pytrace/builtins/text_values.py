@@ -1,7 +1,8 @@
-"""username, strerror(n), pton("addr") and strcontains(haystack, needle).
+"""username, strerror(n), pton("addr"), strcontains(haystack, needle), cgroup_path(id).
 
 username and strerror are integers in BPF (the uid, the error number) that
-userspace prints as text (runtime/decode.py names them). pton is resolved while
+userspace prints as text (runtime/decode.py names them); so is cgroup_path's id,
+found in each mounted cgroup hierarchy when printed. pton is resolved while
 compiling into the address bytes, an array of uint8 (4 or 16), as bpftrace 0.17.
 strcontains is computed in BPF with two bounded loops; messages follow 0.17.
 """
@@ -17,7 +18,8 @@ from pytrace.builtins import function, variable
 from pytrace.codegen.function import c64
 from pytrace.passes.state import UnknownType, error
 from pytrace.passes.types_util import is_int
-from pytrace.types import INT64, ArrayType, IntType, SpecialType, StringType
+from pytrace.types import (INT64, ArrayType, CgroupPathType, IntType, SpecialType,
+                           StringType)
 
 USERNAME = SpecialType("username")
 STRERROR = SpecialType("strerror")
@@ -149,3 +151,24 @@ def _strcontains(fn, call):
 
 
 function("strcontains", check=_strcontains_check, codegen=_strcontains)
+
+
+def _cgroup_path_check(checker, call):
+    if not 1 <= len(call.args) <= 2:
+        raise error(f"cgroup_path() requires 1 or 2 arguments ({len(call.args)} provided)",
+                    call)
+    t = checker.expr(call.args[0])
+    if not (is_int(t) or isinstance(t, UnknownType)):
+        raise error("cgroup_path() only supports integer arguments (string provided)", call)
+    pattern = "*"
+    if len(call.args) == 2:
+        if not isinstance(call.args[1], ast.String):
+            checker.expr(call.args[1])
+            raise error("cgroup_path() expects a string literal as its second argument",
+                        call.args[1])
+        pattern = call.args[1].value
+    return CgroupPathType("cgroup_path", 8, pattern)
+
+
+function("cgroup_path", check=_cgroup_path_check,
+         codegen=lambda fn, call: fn.expr(call.args[0]))
