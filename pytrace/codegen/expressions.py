@@ -273,12 +273,16 @@ def _sizeof(fn, e: ast.Sizeof):
     return c64(fn.state.info(e)["value"])
 
 
+def _offsetof(fn, e: ast.Offsetof):
+    return c64(fn.state.info(e)["value"])
+
+
 _HANDLERS = {
     ast.Integer: _integer, ast.Identifier: _identifier, ast.Boolean: _boolean, ast.String: _string,
     ast.Builtin: _builtin, ast.PositionalParam: _positional,
     ast.PositionalCount: _positional_count, ast.Variable: _variable, ast.Map: _map,
     ast.Call: _call, ast.Binary: _binary, ast.Unary: _unary, ast.IncDec: _incdec,
     ast.Ternary: _ternary, ast.FieldAccess: _field, ast.TupleAccess: _tuple_access,
-    ast.Index: _index, ast.Cast: _cast, ast.Tuple: _tuple, ast.Sizeof: _sizeof,
+    ast.Index: _index, ast.Cast: _cast, ast.Tuple: _tuple, ast.Sizeof: _sizeof, ast.Offsetof: _offsetof,
 }
 

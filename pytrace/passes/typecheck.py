@@ -538,6 +538,11 @@ class TypeChecker:
             base = _CAST_TYPES.get(tn.name)
             if base is None and tn.name != "void":
                 pointer = self.state.c_types().type_name(tn)
+                target = pointer.pointee
+                while isinstance(target, PointerType):
+                    target = target.pointee
+                if isinstance(target, RecordType):
+                    self.state.c_types().complete(target, tn.span)  # known, or an error
                 return PointerType(pointer.pointee, c_name=str(tn))
             return PointerType(base, c_name=str(tn))
         t = _CAST_TYPES.get(tn.name)
@@ -576,4 +581,24 @@ class TypeChecker:
         else:
             t = self.expr(e.target)
         self.state.info(e)["value"] = t.size
+        return UINT64
+
+    def expr_Offsetof(self, e):
+        """offsetof(struct T, a.b): the byte offset of a (nested) member (not in 0.17)."""
+        if isinstance(e.type, ast.TypeName):
+            t = self.cast_type(e.type)
+        else:
+            t = self.expr(e.type)
+            if isinstance(t, PointerType):
+                t = self.pointee(t, e.type)
+        offset = 0
+        for name in str(e.field).split("."):
+            if isinstance(t, RecordType) and t.name:
+                t = self.state.c_types().complete(t, e.span)
+            f = t.field(name) if isinstance(t, RecordType) else None
+            if f is None:
+                raise error(f"'{describe(t)}' has no field named '{name}'", e)
+            offset += f.offset
+            t = f.type
+        self.state.info(e)["value"] = offset
         return UINT64
