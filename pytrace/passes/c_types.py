@@ -146,7 +146,11 @@ class CTypes:
                 name, B.STRUCT if kind == "struct" else B.UNION)):
             record = self._btf_record(ids[0])
         else:
-            raise PytraceError(self._unknown(t.name), span)
+            message = f"Unknown struct/union: '{t.name}'"  # 0.17's words
+            if self.includes and self.btf is not None:
+                message += (": not in the kernel's BTF nor defined in the script "
+                            "(pytrace reads types from BTF, not from included headers)")
+            raise PytraceError(message, span)
         self._records[key] = record
         return record
 

@@ -542,7 +542,10 @@ class TypeChecker:
                 while isinstance(target, PointerType):
                     target = target.pointee
                 if isinstance(target, RecordType):
-                    self.state.c_types().complete(target, tn.span)  # known, or an error
+                    # Known, or an error marking `(type)` as 0.17 does.
+                    s = tn.span
+                    at = Span(s.line, s.col - 1, s.end_line, s.end_col + 1) if s else None
+                    self.state.c_types().complete(target, at)
                 return PointerType(pointer.pointee, c_name=str(tn))
             return PointerType(base, c_name=str(tn))
         t = _CAST_TYPES.get(tn.name)

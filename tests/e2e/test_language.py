@@ -51,9 +51,11 @@ ERRORS = [  # program, first line of the error (bpftrace 0.17's words where it h
     ('#include "no_such_local_header.h"\nBEGIN { exit(); }',
      "stdin:1:1-34: ERROR: include file not found: 'no_such_local_header.h'"),
     ('#include <net/sock.h>\nBEGIN { $x = (struct no_such_struct_x *)0; exit(); }',
-     "stdin:2:15-40: ERROR: Unknown type: 'struct no_such_struct_x': not in the kernel's "
+     "stdin:2:14-41: ERROR: Unknown struct/union: 'struct no_such_struct_x': not in the kernel's "
      "BTF nor defined in the script (pytrace reads types from BTF, not from included "
      "headers)"),
+    ('BEGIN { @p = (struct foo *)1; exit(); }',
+     "stdin:1:14-28: ERROR: Unknown struct/union: 'struct foo'"),
     ('BEGIN { printf("%d\\n", curtask->no_such_field); exit(); }',
      "stdin:1:24-46: ERROR: Struct/union of type 'struct task_struct' does not contain "
      "a field named 'no_such_field'"),
