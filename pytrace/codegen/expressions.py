@@ -14,7 +14,7 @@ from pytrace.codegen import helper_errors, maps
 from pytrace.codegen.function import FunctionCodegen, align_of, bool_to_i64, c64
 from pytrace.diagnostics import PytraceError, Span
 from pytrace.passes.types_util import is_int, is_signed
-from pytrace.codegen.records import read_field, read_memory_field
+from pytrace.codegen.records import read_field, read_memory_bytes, read_memory_field
 from pytrace.types import ArrayType, PointerType, RecordType, StringType, TupleType
 
 
@@ -171,7 +171,7 @@ def _unary(fn: FunctionCodegen, e: ast.Unary):
     if e.op == "!":
         return bool_to_i64(fn, fn.b.icmp_unsigned("==", value, c64(0)))
     if e.op == "*" and isinstance(e.ty, RecordType):
-        return value  # a struct in memory is its address; fields are read from it
+        return read_memory_bytes(fn, value, e.ty.size, e.span)  # the struct as a value
     if e.op == "*":
         size = e.ty.size if is_int(e.ty) else 8
         buf = fn.alloc(8, "deref")
@@ -210,19 +210,31 @@ def _field(fn: FunctionCodegen, e: ast.FieldAccess):
     if isinstance(record, PointerType):
         record = record.pointee
     f = record.field(e.field)
-    if record.name:  # a struct in kernel memory: read just this field
+    if in_memory(e.expr):  # a struct in kernel or user memory: read just this field
         return read_memory_field(fn, record_address(fn, e.expr), f, e.span)
-    base = fn.expr(e.expr)
+    base = fn.expr(e.expr)  # a struct already on the stack or the ctx
     return read_field(fn, base, record, f)
 
 
+def in_memory(e: ast.Expr) -> bool:
+    """Whether the struct `e` reaches (by pointer, `*p`, or a member of those) is
+    still in probed memory, rather than a value on the stack or the ctx."""
+    if isinstance(e.ty, PointerType):
+        return True
+    if isinstance(e, ast.Unary) and e.op == "*":
+        return True
+    return isinstance(e, ast.FieldAccess) and isinstance(e.ty, RecordType) and \
+        in_memory(e.expr)
+
+
 def record_address(fn: FunctionCodegen, e: ast.Expr):
-    """The address of a struct in memory: a pointer's value, or a member's place."""
-    if isinstance(e, ast.FieldAccess) and isinstance(e.ty, RecordType):
-        outer = e.expr.ty.pointee if isinstance(e.expr.ty, PointerType) else e.expr.ty
-        if outer.name:
-            return fn.b.add(record_address(fn, e.expr), c64(outer.field(e.field).offset))
-    return fn.expr(e)
+    """The address of a struct in memory: a pointer's value, `*p`'s p, or a member's place."""
+    if isinstance(e.ty, PointerType):
+        return fn.expr(e)
+    if isinstance(e, ast.Unary):
+        return fn.expr(e.operand)
+    outer = e.expr.ty.pointee if isinstance(e.expr.ty, PointerType) else e.expr.ty
+    return fn.b.add(record_address(fn, e.expr), c64(outer.field(e.field).offset))
 
 
 def _tuple_access(fn: FunctionCodegen, e: ast.TupleAccess):

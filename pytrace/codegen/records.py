@@ -8,9 +8,14 @@ string itself sits at ctx + offset, read with probe_read_str.
 from __future__ import annotations
 
 from pytrace.codegen.function import FunctionCodegen, align_of, c64
+from pytrace.diagnostics import PytraceError
 from pytrace.passes.types_util import is_int, is_signed
 from pytrace.probes.tracepoint_format import DataLocType
 from pytrace.types import RecordField, RecordType, StringType
+
+
+# A struct value is copied to the stack (512 bytes in all, shared with the rest).
+MAX_STRUCT_COPY = 256
 
 
 def read_field(fn: FunctionCodegen, base, record: RecordType, f: RecordField):
@@ -45,7 +50,7 @@ def read_memory_field(fn: FunctionCodegen, address, f: RecordField, span=None):
     ty = f.type
     place = fn.b.add(address, c64(f.offset))
     if isinstance(ty, RecordType):
-        return place
+        return read_memory_bytes(fn, place, ty.size, span)
     if is_int(ty):
         size = ty.size
         if f.bit_size:
@@ -59,9 +64,23 @@ def read_memory_field(fn: FunctionCodegen, address, f: RecordField, span=None):
             value = fn.b.and_(fn.b.lshr(raw, c64(f.bit_offset)), c64((1 << f.bit_size) - 1))
             return value
         return fn.load_int(buf, size, is_signed(ty))
-    buf = fn.alloc(ty.size, "member")
-    fn.zero(buf, ty.size)
-    read = fn.h.probe_read_str if isinstance(ty, StringType) else fn.h.probe_read
-    ret = read(buf, ty.size, fn.b.inttoptr(place, buf.type))
+    if isinstance(ty, StringType):
+        buf = fn.alloc(ty.size, "member")
+        fn.zero(buf, ty.size)
+        ret = fn.h.probe_read_str(buf, ty.size, fn.b.inttoptr(place, buf.type))
+        helper_errors.check(fn, ret, "probe_read", span, read=True)
+        return buf
+    return read_memory_bytes(fn, place, ty.size, span)
+
+
+def read_memory_bytes(fn: FunctionCodegen, address, size: int, span=None):
+    """`size` bytes at `address` (an i64) copied to a zeroed stack buffer."""
+    from pytrace.codegen import helper_errors
+    if size > MAX_STRUCT_COPY:
+        raise PytraceError(f"A struct of {size} bytes is too big to copy onto the BPF stack "
+                           f"(at most {MAX_STRUCT_COPY}): read its fields instead", span)
+    buf = fn.alloc(size, "member")
+    fn.zero(buf, size)
+    ret = fn.h.probe_read(buf, size, fn.b.inttoptr(address, buf.type))
     helper_errors.check(fn, ret, "probe_read", span, read=True)
     return buf
