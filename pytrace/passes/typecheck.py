@@ -378,6 +378,12 @@ class TypeChecker:
             raise error(f"Type mismatch for '{e.op}': comparing '{describe(lt)}' with "
                         f"'{describe(rt)}'", e)
         if e.op in ("==", "!=", "<", ">", "<=", ">="):
+            if isinstance(lt, IntType) and isinstance(rt, IntType) and \
+                    lt.signed != rt.signed and not isinstance(e.left, ast.Integer) and \
+                    not isinstance(e.right, ast.Integer):
+                self.state.warn(f"comparison of integers of different signs: "
+                                f"'{describe(lt)}' and '{describe(rt)}' can lead to "
+                                "undefined behavior", self.operator_span(e.left, e.op))
             return INT64
         pointer = self.pointer_arithmetic(e, lt, rt)
         if pointer is not None:
