@@ -63,11 +63,15 @@ class Session:
 
     def preprocess_options(self):
         """-I, --include, the script's directory, and BPFTRACE_HAVE_BTF if the target has BTF."""
-        from pytrace.kernel.btf import VMLINUX_PATH
         from pytrace.preprocessor import PreprocessOptions
         name = self.program.name
         script_dir = os.path.dirname(name) if name != "stdin" else os.getcwd()
-        defines = {"BPFTRACE_HAVE_BTF": "1"} if self.get_target().path_exists(VMLINUX_PATH) else {}
+        defines = {}
+        # Only directives read it: a one-liner does not pay for the BTF module.
+        if "#" in self.program.text or self.include_files:
+            from pytrace.kernel.btf import VMLINUX_PATH
+            if self.get_target().path_exists(VMLINUX_PATH):
+                defines["BPFTRACE_HAVE_BTF"] = "1"
         return PreprocessOptions(list(self.include_dirs), list(self.include_files), defines,
                                  script_dir or ".")
 

@@ -13,7 +13,6 @@ from pytrace import ast
 from pytrace.builtins import function
 from pytrace.codegen.function import c64
 from pytrace.diagnostics import PytraceError
-from pytrace.kernel.kallsyms import Kallsyms
 from pytrace.passes.state import UnknownType, error
 from pytrace.passes.types_util import is_int
 from pytrace.types import UINT64, IntType, StringType
@@ -32,6 +31,7 @@ def _kaddr_check(checker, call):
         raise error(f"kaddr() expects a string literal ({describe_kind(t)} provided)", call)
     info = checker.state.info(call)
     if "address" not in info:
+        from pytrace.kernel.kallsyms import Kallsyms  # only programs using kaddr pay for it
         address = Kallsyms.load(checker.state.target).address_of(arg.value)
         if not address:
             raise PytraceError(f"Failed to compile: Failed to resolve kernel symbol: "
