@@ -90,7 +90,6 @@ class Session:
 
     def _run(self, quick_start: bool) -> int:
         from pytrace.output.sink import make_sink
-        from pytrace.runtime.child import ChildCommand, WatchedProcess
         from pytrace.runtime.loader import load
         from pytrace.runtime.loop import TraceOptions, run_trace
         from pytrace.runtime.symbols import TargetSymbols
@@ -99,9 +98,9 @@ class Session:
         child = watched = loaded = None
         try:
             if self.command:
-                child = ChildCommand(self.command)
+                child = target.start_command(self.command)
             elif self.pid is not None:
-                watched = WatchedProcess(self.pid)
+                watched = target.watch_process(self.pid)
             compiled = self.compile(cpid=child.pid if child else 0)
             loaded = load(target, compiled.object, compiled.resources)
             if self.verbose:
