@@ -43,7 +43,7 @@ ALLOWED = frozenset("""
     map_delete_batch prog_load btf_load prog_test_run prog_info load_all
     attach_tracepoint attach_raw_tracepoint attach_kprobe attach_uprobe
     attach_uprobe_multi attach_perf_event attach_tracing attach_watchpoint
-    detach detach_many close close_all ring_start ring_stop ping
+    detach detach_many close close_all ring_start ring_stop ping tracefs_tree
 """.split())
 HANDLE_FIRST = frozenset("""
     map_lookup map_update map_delete map_get_next_key map_lookup_batch map_delete_batch
@@ -200,6 +200,20 @@ class Agent:
             except OSError as e:
                 out.append({"error": P.error_value(e)})
         return out
+
+    def do_tracefs_tree(self, root):
+        """The tracefs events tree in one answer: every category (a directory
+        with an `enable` file), its entries and the events that have a format."""
+        entries = self.kernel.list_dir(root)
+        categories = {}
+        for cat in entries:
+            where = root + "/" + cat
+            if not os.path.exists(where + "/enable"):
+                continue
+            names = os.listdir(where)
+            categories[cat] = {"entries": names, "events": [
+                e for e in names if os.path.exists(where + "/" + e + "/format")]}
+        return {"entries": entries, "categories": categories}
 
     def do_map_lookup_batch(self, fd, key_size, value_size, max_entries, delete=False):
         return [[k, v] for k, v in self.kernel.map_lookup_batch(fd, key_size, value_size,
