@@ -52,6 +52,11 @@ class Target(ABC):
         features, and targets that do not probe, answer False (the portable path)."""
         return False
 
+    def check_privileges(self) -> None:
+        """Raise KernelPermissionError, with one line naming what is needed, when
+        this target's process may not trace. Targets that cannot tell do nothing:
+        the first refused action then says what it lacks."""
+
     # ---- bpf(2): maps ----------------------------------------------------
     @abstractmethod
     def map_create(self, map_type: int, key_size: int, value_size: int,

@@ -13,10 +13,12 @@ enough for the kernel to remove every probe.
 from __future__ import annotations
 
 import atexit
+import errno
 import os
 
 from pytrace.kernel import bpf, perf
-from pytrace.kernel.errors import AttachError
+from pytrace.kernel.errors import (CAP_BPF, AttachError, KernelPermissionError,
+                                   own_capabilities, tracing_privileges_missing)
 from pytrace.kernel.ringbuf import RingBufferReader
 from pytrace.target import Target
 from pytrace.target.files import LocalFiles
@@ -45,6 +47,16 @@ class LocalTarget(LocalFiles, Target):
             probe = _FEATURE_PROBES.get(feature)
             self._features[feature] = bool(probe and probe())
         return self._features[feature]
+
+    def check_privileges(self):
+        caps = own_capabilities()
+        try:
+            last = int(self.read_file("/proc/sys/kernel/cap_last_cap"))
+        except (OSError, ValueError):
+            last = CAP_BPF   # unknown: name the modern capabilities
+        missing = tracing_privileges_missing(caps, last)
+        if missing:
+            raise KernelPermissionError(missing, errno.EPERM)
 
     # ---- maps ---------------------------------------------------------------------------
     def _ncpu(self) -> int:
