@@ -48,7 +48,8 @@ class Target(ABC):
         """Whether the kernel has an optional feature, probed once per target.
         Known: "uprobe_multi" (many uprobes in one BPF link, Linux 6.6+; required
         with the process-wide pid filter of later kernels), "perf_cookie" (perf-event
-        links carry a cookie for bpf_get_attach_cookie, Linux 5.15+). Unknown
+        links carry a cookie for bpf_get_attach_cookie, Linux 5.15+), "map_batch"
+        (BPF_MAP_LOOKUP_BATCH, Linux 5.6+). Unknown
         features, and targets that do not probe, answer False (the portable path)."""
         return False
 
