@@ -11,7 +11,6 @@ ends them. Unlike argparse, nothing here prints or exits: bad input raises
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from pytrace.diagnostics import PytraceError
@@ -156,7 +155,8 @@ def _set_value(opts: Options, dest: str, value: str) -> None:
 
 def parse_pid(text: str) -> int:
     """-p's value, checked as bpftrace checks it."""
-    if not re.fullmatch(r"[+-]?[0-9]+", text):
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if not (digits.isascii() and digits.isdigit()):
         raise PytraceError(f"pid '{text}' is not a valid decimal number")
     pid = int(text)
     if not 1 <= pid <= PID_MAX:
