@@ -141,6 +141,23 @@ def missing_capability(needed: tuple[int, ...], caps: int) -> str | None:
     return " and ".join(missing) + " (or CAP_SYS_ADMIN)"
 
 
+def tracing_privileges_missing(caps: int, cap_last_cap: int) -> str | None:
+    """What a process holding `caps` lacks to trace, as one line; None if nothing.
+
+    Loading tracing programs and opening perf events needs CAP_SYS_ADMIN, or
+    CAP_BPF with CAP_PERFMON on kernels that have them (5.8+, where the highest
+    capability number, /proc/sys/kernel/cap_last_cap, reaches CAP_BPF).
+    """
+    if caps & (1 << CAP_SYS_ADMIN):
+        return None
+    if cap_last_cap >= CAP_BPF:
+        if caps & (1 << CAP_BPF) and caps & (1 << CAP_PERFMON):
+            return None
+        return ("pytrace needs root privileges, or the capabilities CAP_BPF and "
+                "CAP_PERFMON; run it as root (e.g. with sudo)")
+    return "pytrace needs root privileges (CAP_SYS_ADMIN); run it as root (e.g. with sudo)"
+
+
 def permission_error(action: str, needed: tuple[int, ...], err: int,
                      caps: int | None = None, tracing: bool = False) -> KernelError:
     """The error for EPERM/EACCES on `action`, naming what is missing.

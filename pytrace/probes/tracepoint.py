@@ -28,7 +28,9 @@ def _events_root(target) -> str:
     for root in TRACEFS_ROOTS:
         if target.path_exists(root + "/events"):
             return root + "/events"
-    raise PytraceError("tracefs is not mounted (looked in /sys/kernel/tracing)")
+    from pytrace.kernel.tracefs import tracefs_unavailable
+    why = tracefs_unavailable(target)
+    raise why if isinstance(why, PytraceError) else PytraceError(str(why))
 
 
 def _has_wildcard(text: str) -> bool:

@@ -53,6 +53,10 @@ def run_cli(program: str) -> None:
     else:
         assert code == 1
         first = err.splitlines()[0]
+        if not program.strip():
+            # Nothing to point at: an empty program is refused without a location.
+            assert first.startswith("ERROR: the program has no probes"), err
+            return
         assert first.startswith(name + ":") and ": ERROR: " in first, err
 
 
