@@ -186,7 +186,7 @@ OPTIONS:
     -kk            ... and when a memory read fails too
     --unsafe       allow functions that act outside the trace: system(), signal(), override()
     --target WHERE the machine to trace: local (the default; remote targets are planned)
-    --info         what this kernel's BPF offers: helpers, features, map and probe types
+    --info         what this kernel offers: BPF helpers, features, map, program and probe types
     -h, --help     this help
     -V, --version  pytrace's version, with the LLVM and the kernel it runs with
 

@@ -1,7 +1,7 @@
 """`pytrace --info`: what a target's kernel offers pytrace, asked through the Target.
 
 Like `bpftrace --info`: the system and the build, then which BPF helpers, kernel
-features, map types and probe types the kernel has. Every answer is one small
+features, map types, program types and probe types the kernel has. Every answer is one small
 action through the Target (a two-instruction program loaded and closed, a
 one-entry map created and closed, a file looked at), so the whole report costs
 milliseconds, plus one read of the kernel's BTF to try a kfunc program.
@@ -78,7 +78,10 @@ def report(target) -> list[tuple[str, list[tuple[str, object]]]]:
     prog = _ProgramProbe(target)
     devices = _list(target, EVENT_SOURCES)
     kprobe_progs = prog.loads(bpf.PROG_KPROBE)
+    tracepoint_progs = prog.loads(bpf.PROG_TRACEPOINT)
     perf_progs = prog.loads(bpf.PROG_PERF_EVENT)
+    raw_tracepoint_progs = prog.loads(bpf.PROG_RAW_TRACEPOINT)
+    fentry_progs = prog.loads_fentry()
     return [
         ("System", [("OS", _os_line(target)), ("Arch", _read(target, "/proc/sys/kernel/arch"))]),
         ("Build", _build_rows()),
@@ -95,12 +98,18 @@ def report(target) -> list[tuple[str, list[tuple[str, object]]]]:
             ("perf event cookies", target.supports("perf_cookie")),
         ]),
         ("Map types", [(name, _map_creates(target, *spec)) for name, *spec in MAP_TYPES]),
+        ("Program types", [
+            ("kprobe", kprobe_progs), ("tracepoint", tracepoint_progs),
+            ("perf_event", perf_progs), ("raw_tracepoint", raw_tracepoint_progs),
+            ("tracing (fentry)", fentry_progs),
+        ]),
+        # A probe type needs its program type and the means to attach it.
         ("Probe types", [
             ("kprobe", kprobe_progs and "kprobe" in devices),
             ("uprobe", kprobe_progs and "uprobe" in devices),
-            ("tracepoint", prog.loads(bpf.PROG_TRACEPOINT) and _tracefs_readable(target)),
-            ("rawtracepoint", prog.loads(bpf.PROG_RAW_TRACEPOINT)),
-            ("kfunc", prog.loads_fentry()),
+            ("tracepoint", tracepoint_progs and _tracefs_readable(target)),
+            ("rawtracepoint", raw_tracepoint_progs),
+            ("kfunc", fentry_progs),
             ("perf_event (profile, interval, software)", perf_progs),
             ("hardware", perf_progs and any(_is_cpu_pmu(d) for d in devices)),
             ("watchpoint", perf_progs and "breakpoint" in devices),
