@@ -9,11 +9,14 @@ milliseconds, plus one read of the kernel's BTF to try a kfunc program.
 
 from __future__ import annotations
 
+import platform
 import sys
 
+from pytrace import __version__
 from pytrace.diagnostics import PytraceError
-from pytrace.kernel import bpf
+from pytrace.kernel import bpf, btf
 from pytrace.kernel.errors import KernelError, ProgLoadError
+from pytrace.kernel.tracefs import TracefsError, tracefs_root
 
 RETURN_ZERO = bytes.fromhex("b700000000000000" "9500000000000000")   # r0 = 0; exit
 # r0 = 0; loop: r0 += 1; if r0 < 4 goto loop; exit (a back edge: bounded loops, 5.3+)
@@ -148,7 +151,6 @@ class _ProgramProbe:
 
     def loads_fentry(self) -> bool:
         """A kfunc (fentry) program on a function every kernel has."""
-        from pytrace.kernel import btf
         try:
             ids = btf.load_vmlinux(self.target).find_ids("vfs_read", "FUNC")
         except (OSError, btf.BTFError):
@@ -168,7 +170,6 @@ def _map_creates(target, map_type: int, key_size: int, value_size: int,
 
 
 def _tracefs_readable(target) -> bool:
-    from pytrace.kernel.tracefs import TracefsError, tracefs_root
     try:
         tracefs_root(target)
     except (TracefsError, KernelError):
@@ -188,12 +189,9 @@ def _os_line(target) -> str:
 
 
 def _build_rows() -> list[tuple[str, object]]:
-    import platform
-
+    # Loading libllvmlite costs ~50 ms: only once the privileges are known good.
     import llvmlite
     import llvmlite.binding
-
-    from pytrace import __version__
     llvm = ".".join(str(n) for n in llvmlite.binding.llvm_version_info)
     return [("version", f"v{__version__}"), ("LLVM", f"{llvm} (llvmlite {llvmlite.__version__})"),
             ("Python", platform.python_version())]
