@@ -53,10 +53,8 @@ BTF_VMLINUX = "/sys/kernel/btf/vmlinux"
 
 def print_info(target_name: str = "local") -> int:
     """The CLI's --info: the report on stdout, the exit status."""
-    if target_name != "local":
-        raise PytraceError(f"--info for target {target_name!r} is not supported yet")
-    from pytrace.target.local import LocalTarget
-    target = LocalTarget()
+    from pytrace.target.choose import open_target
+    target = open_target(target_name)
     try:
         target.check_privileges()
         sys.stdout.write(render(report(target)))

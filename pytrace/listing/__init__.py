@@ -93,10 +93,8 @@ def _kernel_matcher(query: Query):
 def list_probes(search: str = "*", verbose: bool = False, pid: int | None = None,
                 target_name: str = "local") -> int:
     """The CLI's -l: print matching probes to stdout, return the exit status."""
-    if target_name != "local":
-        raise PytraceError(f"listing probes of target {target_name!r} is not supported yet")
-    from pytrace.target.local import LocalTarget
-    target = LocalTarget()
+    from pytrace.target.choose import open_target
+    target = open_target(target_name)
     try:
         target.check_privileges()
         write = sys.stdout.write
