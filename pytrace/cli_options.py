@@ -185,8 +185,9 @@ OPTIONS:
     -k             warn when a map update or delete fails in the kernel
     -kk            ... and when a memory read fails too
     --unsafe       allow functions that act outside the trace: system(), signal(), override()
-    --target WHERE the machine to trace: local (the default; remote targets are planned)
-    --info         what this kernel's BPF offers: helpers, features, map and probe types
+    --target WHERE the machine to trace: local (the default), ssh://[user@]host[:port],
+                   adb[:serial], or exec:COMMAND (a command reaching the target's python3)
+    --info         what this kernel offers: BPF helpers, features, map, program and probe types
     -h, --help     this help
     -V, --version  pytrace's version, with the LLVM and the kernel it runs with
 
@@ -201,6 +202,8 @@ ENVIRONMENT:
     XDG_CACHE_HOME          [default: ~/.cache] holds pytrace/: parser tables, BTF index
     PYTRACE_NO_PARSER_CACHE [default: unset] set: rebuild the parser tables, do not cache them
     PYTRACE_DEBUG           [default: unset] set: an internal error shows its Python traceback
+    PYTRACE_REMOTE_PYTHON   [default: python3] the Python that runs the agent on a --target
+    PYTRACE_SSH_OPTS        [default: none] more options for ssh with --target ssh://
 
 EXAMPLES:
 pytrace -l 'tracepoint:syscalls:*open*'

@@ -1,7 +1,7 @@
 """`pytrace --info`: what a target's kernel offers pytrace, asked through the Target.
 
 Like `bpftrace --info`: the system and the build, then which BPF helpers, kernel
-features, map types and probe types the kernel has. Every answer is one small
+features, map types, program types and probe types the kernel has. Every answer is one small
 action through the Target (a two-instruction program loaded and closed, a
 one-entry map created and closed, a file looked at), so the whole report costs
 milliseconds, plus one read of the kernel's BTF to try a kfunc program.
@@ -9,11 +9,14 @@ milliseconds, plus one read of the kernel's BTF to try a kfunc program.
 
 from __future__ import annotations
 
+import platform
 import sys
 
+from pytrace import __version__
 from pytrace.diagnostics import PytraceError
-from pytrace.kernel import bpf
+from pytrace.kernel import bpf, btf
 from pytrace.kernel.errors import KernelError, ProgLoadError
+from pytrace.kernel.tracefs import TracefsError, tracefs_root
 
 RETURN_ZERO = bytes.fromhex("b700000000000000" "9500000000000000")   # r0 = 0; exit
 # r0 = 0; loop: r0 += 1; if r0 < 4 goto loop; exit (a back edge: bounded loops, 5.3+)
@@ -76,7 +79,10 @@ def report(target) -> list[tuple[str, list[tuple[str, object]]]]:
     prog = _ProgramProbe(target)
     devices = _list(target, EVENT_SOURCES)
     kprobe_progs = prog.loads(bpf.PROG_KPROBE)
+    tracepoint_progs = prog.loads(bpf.PROG_TRACEPOINT)
     perf_progs = prog.loads(bpf.PROG_PERF_EVENT)
+    raw_tracepoint_progs = prog.loads(bpf.PROG_RAW_TRACEPOINT)
+    fentry_progs = prog.loads_fentry()
     return [
         ("System", [("OS", _os_line(target)), ("Arch", _read(target, "/proc/sys/kernel/arch"))]),
         ("Build", _build_rows()),
@@ -93,12 +99,18 @@ def report(target) -> list[tuple[str, list[tuple[str, object]]]]:
             ("perf event cookies", target.supports("perf_cookie")),
         ]),
         ("Map types", [(name, _map_creates(target, *spec)) for name, *spec in MAP_TYPES]),
+        ("Program types", [
+            ("kprobe", kprobe_progs), ("tracepoint", tracepoint_progs),
+            ("perf_event", perf_progs), ("raw_tracepoint", raw_tracepoint_progs),
+            ("tracing (fentry)", fentry_progs),
+        ]),
+        # A probe type needs its program type and the means to attach it.
         ("Probe types", [
             ("kprobe", kprobe_progs and "kprobe" in devices),
             ("uprobe", kprobe_progs and "uprobe" in devices),
-            ("tracepoint", prog.loads(bpf.PROG_TRACEPOINT) and _tracefs_readable(target)),
-            ("rawtracepoint", prog.loads(bpf.PROG_RAW_TRACEPOINT)),
-            ("kfunc", prog.loads_fentry()),
+            ("tracepoint", tracepoint_progs and _tracefs_readable(target)),
+            ("rawtracepoint", raw_tracepoint_progs),
+            ("kfunc", fentry_progs),
             ("perf_event (profile, interval, software)", perf_progs),
             ("hardware", perf_progs and any(_is_cpu_pmu(d) for d in devices)),
             ("watchpoint", perf_progs and "breakpoint" in devices),
@@ -137,7 +149,6 @@ class _ProgramProbe:
 
     def loads_fentry(self) -> bool:
         """A kfunc (fentry) program on a function every kernel has."""
-        from pytrace.kernel import btf
         try:
             ids = btf.load_vmlinux(self.target).find_ids("vfs_read", "FUNC")
         except (OSError, btf.BTFError):
@@ -157,7 +168,6 @@ def _map_creates(target, map_type: int, key_size: int, value_size: int,
 
 
 def _tracefs_readable(target) -> bool:
-    from pytrace.kernel.tracefs import TracefsError, tracefs_root
     try:
         tracefs_root(target)
     except (TracefsError, KernelError):
@@ -177,12 +187,9 @@ def _os_line(target) -> str:
 
 
 def _build_rows() -> list[tuple[str, object]]:
-    import platform
-
+    # Loading libllvmlite costs ~50 ms: only once the privileges are known good.
     import llvmlite
     import llvmlite.binding
-
-    from pytrace import __version__
     llvm = ".".join(str(n) for n in llvmlite.binding.llvm_version_info)
     return [("version", f"v{__version__}"), ("LLVM", f"{llvm} (llvmlite {llvmlite.__version__})"),
             ("Python", platform.python_version())]

@@ -8,12 +8,10 @@ agent runs on a traced machine. `close_all` also runs at interpreter exit.
 from __future__ import annotations
 
 import atexit
-import errno
 
 from pytrace.kernel import process
 from pytrace.kernel.actions import KernelActions, release_in_background  # noqa: F401
-from pytrace.kernel.errors import (CAP_BPF, KernelPermissionError, own_capabilities,
-                                   tracing_privileges_missing)
+from pytrace.kernel.errors import own_cap_last_cap, own_capabilities, privileges_error
 from pytrace.kernel.files import LocalFiles
 from pytrace.target import Target
 
@@ -24,14 +22,9 @@ class LocalTarget(LocalFiles, KernelActions, Target):
         atexit.register(self.close_all)
 
     def check_privileges(self):
-        caps = own_capabilities()
-        try:
-            last = int(self.read_file("/proc/sys/kernel/cap_last_cap"))
-        except (OSError, ValueError):
-            last = CAP_BPF   # unknown: name the modern capabilities
-        missing = tracing_privileges_missing(caps, last)
-        if missing:
-            raise KernelPermissionError(missing, errno.EPERM)
+        error = privileges_error(own_capabilities(), own_cap_last_cap())
+        if error:
+            raise error
 
     @property
     def machine(self):

@@ -13,7 +13,7 @@ from tests.cli.command import pytrace
 pytestmark = pytest.mark.kernel
 
 SECTIONS = ["System", "Build", "Kernel helpers", "Kernel features", "Map types",
-            "Probe types"]
+            "Program types", "Probe types"]
 EVENT_SOURCES = "/sys/bus/event_source/devices"
 
 
@@ -72,6 +72,8 @@ def test_a_kernel_that_runs_pytrace_has_its_basics(info):
     # This suite loads these very things elsewhere: --info must not deny them.
     helpers, maps = info["Kernel helpers"], info["Map types"]
     assert helpers["probe_read_kernel"] == helpers["ringbuf_reserve"] == "yes"
+    programs = info["Program types"]
+    assert programs["kprobe"] == programs["tracepoint"] == programs["raw_tracepoint"] == "yes"
     assert maps["hash"] == maps["percpu array"] == maps["ringbuf"] == "yes"
     assert info["Probe types"]["uprobe"] == info["Probe types"]["perf_event (profile, "
                                                                 "interval, software)"] == "yes"

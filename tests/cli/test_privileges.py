@@ -71,10 +71,14 @@ def unprivileged():
 
 
 def _python_nobody_can_run(env: dict, cwd: str) -> str:
+    # It must also start itself again as that user (the loopback agent of
+    # --target exec: does), which a path under /root may not allow.
+    check = ("import subprocess, sys; assert sys.version_info >= (3, 10); "
+             "subprocess.run([sys.executable, '-c', 'import lark, elftools, pytrace'], "
+             "check=True)")
     for python in (sys.executable, "/usr/bin/python3"):
-        probe = subprocess.run(_as_nobody(python, "-c", "import sys, lark, elftools, pytrace; "
-                                          "assert sys.version_info >= (3, 10)"),
-                               capture_output=True, env=env, cwd=cwd)
+        probe = subprocess.run(_as_nobody(python, "-c", check), capture_output=True,
+                               env=env, cwd=cwd)
         if probe.returncode == 0:
             return python
     pytest.skip("no Python that user nobody can run")
@@ -87,6 +91,9 @@ def _python_nobody_can_run(env: dict, cwd: str) -> str:
     ["-l"],
     ["-l", "tracepoint:syscalls:*open*"],
     ["--info"],
+    # The agent of a remote target reports its privileges in its handshake.
+    ["--target", "exec:", "-e", "BEGIN { exit(); }"],
+    ["--target", "exec:", "-l", "tracepoint:syscalls:*open*"],
 ], ids=lambda a: " ".join(a))
 def test_without_privileges_one_line_says_what_is_needed(unprivileged, args):
     done = unprivileged(*args)

@@ -35,8 +35,8 @@ COMMON = settings(max_examples=int(os.environ.get("PYTRACE_FUZZ_EXAMPLES", "300"
 def run_cli(program: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if program.startswith("-"):
-            # argparse takes a separate "-..." value for an option ("-e", "-x")
-            # and mangles "-e--": hand such programs over as a script file.
+            # `-e -x` reads fine; these go in a script file so that path is
+            # fuzzed too.
             path = os.path.join(tmp, "prog.bt")
             with open(path, "w", encoding="utf-8", errors="surrogateescape") as f:
                 f.write(program)
