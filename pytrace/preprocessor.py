@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 
 from pytrace.diagnostics import PytraceError, Span
 
+# Defined when the target has BTF (the tools test it to skip kernel headers).
+HAVE_BTF = "BPFTRACE_HAVE_BTF"
+
 SYSTEM_INCLUDE_DIRS = ("/usr/local/include", "/usr/include/x86_64-linux-gnu", "/usr/include")
 
 # Macros of kernel-internal headers (not shipped in /usr/include) that scripts

@@ -58,12 +58,12 @@ class Session:
         return self.target
 
     def parse(self):
-        from pytrace.parser import parse
-        return parse(self.program, self.preprocess_options())
+        from pytrace.parser import parse_runnable
+        return parse_runnable(self.program, self.preprocess_options())
 
     def preprocess_options(self):
         """-I, --include, the script's directory, and BPFTRACE_HAVE_BTF if the target has BTF."""
-        from pytrace.preprocessor import PreprocessOptions
+        from pytrace.preprocessor import HAVE_BTF, PreprocessOptions
         name = self.program.name
         script_dir = os.path.dirname(name) if name != "stdin" else os.getcwd()
         defines = {}
@@ -71,7 +71,7 @@ class Session:
         if "#" in self.program.text or self.include_files:
             from pytrace.kernel.btf import VMLINUX_PATH
             if self.get_target().path_exists(VMLINUX_PATH):
-                defines["BPFTRACE_HAVE_BTF"] = "1"
+                defines[HAVE_BTF] = "1"
         return PreprocessOptions(list(self.include_dirs), list(self.include_files), defines,
                                  script_dir or ".")
 
@@ -106,7 +106,6 @@ class Session:
 
     def _run(self, quick_start: bool) -> int:
         from pytrace.output.sink import make_sink
-        from pytrace.runtime.child import ChildCommand, WatchedProcess
         from pytrace.runtime.loader import load
         from pytrace.runtime.loop import TraceOptions, run_trace
         from pytrace.runtime.symbols import TargetSymbols
@@ -114,10 +113,11 @@ class Session:
         target = self.get_target()
         child = watched = loaded = None
         try:
+            target.check_privileges()
             if self.command:
-                child = ChildCommand(self.command)
+                child = target.start_command(self.command)
             elif self.pid is not None:
-                watched = WatchedProcess(self.pid)
+                watched = target.watch_process(self.pid)
             compiled = self.compile(cpid=child.pid if child else 0)
             loaded = load(target, compiled.object, compiled.resources)
             if self.verbose:
@@ -187,16 +187,21 @@ def trace_output(program: str, *args: str, **options) -> str:
 # ---- the command line ---------------------------------------------------------------------
 
 def run_from_cli(opts, source: Source, params: list[str]) -> int:
-    if opts.target not in (None, "local"):
-        raise PytraceError(f"--target {opts.target}: remote targets are not supported yet")
     session = Session(source, params=params, format=opts.format, quiet=opts.quiet,
                       command=opts.command, pid=opts.pid, verbose=opts.verbose,
                       helper_errors=opts.helper_errors, unsafe=opts.unsafe)
     session.include_dirs, session.include_files = opts.include_dirs, opts.include_files
+    if opts.target not in (None, "local"):
+        from pytrace.target.choose import open_target
+        session.target = open_target(opts.target)
     if opts.debug:
-        for stage in opts.debug:
-            sys.stdout.write(session.debug_text(stage))
-        sys.stdout.flush()
+        try:
+            for stage in opts.debug:
+                sys.stdout.write(session.debug_text(stage))
+            sys.stdout.flush()
+        finally:
+            if session.target is not None:
+                session.target.close_all()
         return 0
     stream = _output_stream(opts)
     try:
