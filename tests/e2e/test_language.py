@@ -31,6 +31,11 @@ ERRORS = [  # program, first line of the error (bpftrace 0.17's words where it h
      "ERROR: Failed to compile: Failed to resolve kernel symbol: no_such_symbol_here"),
     ('BEGIN { $k = kaddr(1); exit(); }',
      "stdin:1:14-22: ERROR: kaddr() expects a string literal (integer provided)"),
+    ('BEGIN { printf("%d\\n", uaddr("counter")); exit(); }',
+     'stdin:1:24-40: ERROR: uaddr can not be used with "BEGIN" probes'),
+    ('uprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc { printf("%d", *uaddr("no_such_x")); }',
+     "stdin:1:63-81: ERROR: Could not resolve symbol: "
+     "/lib/x86_64-linux-gnu/libc.so.6:no_such_x"),
     ('BEGIN { printf("%d\\n", reg("ip")); exit(); }',
      'stdin:1:24-33: ERROR: reg can not be used with "BEGIN" probes'),
     ('tracepoint:syscalls:sys_enter_getppid { printf("%d", ctx != 0); }',
