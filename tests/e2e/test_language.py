@@ -144,3 +144,24 @@ def _kernel_hz() -> int:
             if m:
                 return int(m.group(1))
     pytest.skip("kernel config not readable: CONFIG_HZ unknown")
+
+
+SHORT_LIVED = """
+int counter = 7;
+int work(int x) { counter += x; return counter; }
+int main(void) { for (int i = 0; i < 3; i++) work(i); return 0; }
+"""
+
+
+@pytest.mark.kernel
+def test_func_names_a_function_of_a_process_gone_before_printing(tmp_path, capfd):
+    """The -c command exits at once: its maps are gone when the events are
+    printed, so `func` is found in the probed (position-dependent) executable."""
+    from tests.helpers.cbuild import build_c
+    prog = build_c(SHORT_LIVED, tmp_path, flags=("-O0", "-no-pie"))
+    code, out, err = run(["-e", f'uprobe:{prog}:work {{ printf("%s %d\\n", func, '
+                          f'*uaddr("counter")); @[func] = count(); }}', "-c", str(prog)],
+                         capfd)
+    assert code == 0, err
+    assert body(out) == ["work 7", "work 7", "work 8"]
+    assert out.endswith("@[work]: 3\n")
