@@ -61,6 +61,11 @@ ERRORS = [  # program, first line of the error (bpftrace 0.17's words where it h
      "headers)"),
     ('BEGIN { @p = (struct foo *)1; exit(); }',
      "stdin:1:14-28: ERROR: Unknown struct/union: 'struct foo'"),
+    ('struct a { int q; struct b x; };\nstruct b { struct a y; };\n'
+     'BEGIN { printf("%d\\n", sizeof(struct a)); exit(); }',
+     "stdin:1:1-33: ERROR: struct a contains itself"),
+    ('typedef foo_t foo_t;\nBEGIN { printf("%d\\n", sizeof(foo_t)); exit(); }',
+     "stdin:1:1-21: ERROR: typedef foo_t refers to itself"),
     ('BEGIN { printf("%d\\n", curtask->no_such_field); exit(); }',
      "stdin:1:24-46: ERROR: Struct/union of type 'struct task_struct' does not contain "
      "a field named 'no_such_field'"),
@@ -86,6 +91,17 @@ def test_dash_I_finds_a_header_with_constants_and_struct_definitions(tmp_path, c
                          capfd)
     assert code == 0, err
     assert body(out) == ["42 24"]
+
+
+def test_typedefs_of_struct_bodies_and_of_integers(capfd):
+    """bpftrace 0.17 refuses `typedef struct { ... } name;` (a syntax error)."""
+    code, out, err = run(["-e", "typedef struct { int a; long b; } pair_t;\n"
+                          "typedef unsigned short u16x;\n"
+                          "typedef struct tagged { char c; } tagged_t;\n"
+                          'BEGIN { printf("%d %d %d %d\\n", sizeof(pair_t), sizeof(u16x), '
+                          "sizeof(tagged_t), sizeof(struct tagged)); exit(); }"], capfd)
+    assert code == 0, err
+    assert body(out) == ["16 2 1 1"]
 
 
 def test_dash_dash_include_adds_a_header_before_the_program(capfd):
