@@ -181,3 +181,27 @@ def test_func_names_a_function_of_a_process_gone_before_printing(tmp_path, capfd
     assert code == 0, err
     assert body(out) == ["work 7", "work 7", "work 8"]
     assert out.endswith("@[work]: 3\n")
+
+
+WRITES_SLOWLY = """
+#include <unistd.h>
+int counter = 7;
+int main(void) { for (int i = 0; i < 4; i++) { counter += i; usleep(200000); } return 0; }
+"""
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("unwatched, hits", [("ADDR", 1), ("0x1234", 4)])
+def test_unwatch_detaches_the_watchpoint_on_its_address(tmp_path, capfd, unwatched, hits):
+    """Four writes 200 ms apart (bpftrace 0.17 prints the same): unwatch() of the
+    watched address stops it after the first; of another address changes nothing."""
+    from pytrace.kernel.elf_symbols import ElfSymbols
+    from pytrace.target.local import LocalTarget
+    from tests.helpers.cbuild import build_c
+    prog = build_c(WRITES_SLOWLY, tmp_path, flags=("-O0", "-no-pie"))
+    addr = hex(ElfSymbols.load(LocalTarget(), str(prog)).lookup("counter").address)
+    code, out, err = run(["-e", f'watchpoint:{addr}:4:w {{ printf("hit\\n"); '
+                          f'unwatch({unwatched.replace("ADDR", addr)}); }}', "-c", str(prog)],
+                         capfd)
+    assert code == 0, err
+    assert out == "Attaching 1 probe...\n" + "hit\n" * hits + "\n\n"
