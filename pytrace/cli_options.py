@@ -29,7 +29,7 @@ SHORT_FLAGS = {"l": "listing", "v": "verbose", "q": "quiet", "k": "helper_errors
                "h": "help", "V": "version"}
 # Long flags: name -> (Options field, takes a value).
 LONG = {"help": ("help", False), "version": ("version", False), "info": ("info", False),
-        "unsafe": ("unsafe", False), "target": ("target", True)}
+        "unsafe": ("unsafe", False), "target": ("target", True), "tools": ("tools", False)}
 
 
 class UsageError(PytraceError):
@@ -57,6 +57,8 @@ class Options:
     help: bool = False
     version: bool = False
     info: bool = False
+    tools: bool = False                 # --tools: list scripts/*.bt
+    tool: str | None = None             # the script path when FILENAME named a tool
     args: list[str] = field(default_factory=list)
 
 
@@ -167,6 +169,7 @@ def parse_pid(text: str) -> int:
 HELP = """\
 USAGE:
     pytrace [options] filename [ARGS ...]
+    pytrace [options] TOOL [ARGS ...]       (a standard tool by name: see --tools)
     pytrace [options] - <program on standard input>
     pytrace [options] -e 'program' [ARGS ...]
     pytrace -l [search]
@@ -188,6 +191,7 @@ OPTIONS:
     --target WHERE the machine to trace: local (the default), ssh://[user@]host[:port],
                    adb[:serial], or exec:COMMAND (a command reaching the target's python3)
     --info         what this kernel offers: BPF helpers, features, map, program and probe types
+    --tools        list the standard tools, one line each (run one as: pytrace NAME [ARGS])
     -h, --help     this help
     -V, --version  pytrace's version, with the LLVM and the kernel it runs with
 
