@@ -56,11 +56,20 @@ class ToolRun:
             banner = re.match(r"Attaching (\d+) probe", line)
             if banner:
                 probes = int(banner.group(1))
-        # BEGIN runs before the other probes attach: wait for a link per probe
-        # (BEGIN and END have none).
-        while self._links() < probes - 2 and time.monotonic() < deadline:
+        # BEGIN runs before the other probes attach: wait for their BPF links,
+        # one per probe (BEGIN and END have none), or fewer when several
+        # uprobes share one link: then until the count stops changing.
+        seen, stable_since = -1, time.monotonic()
+        while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self._fail("exited before it was ready")
+            links = self._links()
+            if links >= probes - 2:
+                break
+            if links != seen:
+                seen, stable_since = links, time.monotonic()
+            elif links and time.monotonic() - stable_since > 0.5:
+                break
             time.sleep(0.05)
         time.sleep(0.2)
         return self
