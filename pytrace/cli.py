@@ -19,7 +19,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pytrace",
         description="Trace Linux with bpftrace programs, compiled in Python.",
-        usage="pytrace [options] [FILENAME | -e PROGRAM] [ARGS ...]",
+        usage="pytrace [options] [FILENAME | TOOL | -e PROGRAM] [ARGS ...]",
     )
     p.add_argument("-e", dest="program", metavar="PROGRAM", help="program text")
     p.add_argument("-d", dest="debug", metavar="STAGE", action="append",
@@ -44,6 +44,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--unsafe", action="store_true",
                    help="allow functions with side effects outside the trace: "
                         "system(), signal(), override()")
+    p.add_argument("--tools", action="store_true",
+                   help="list the standard tools (run one as `pytrace NAME [ARGS]`)")
     p.add_argument("--target", default="local",
                    help="where to trace: local, ssh://[user@]host, adb[:serial], cmd:COMMAND")
     p.add_argument("args", nargs="*", metavar="ARGS",
@@ -58,11 +60,20 @@ def read_program(opts) -> tuple[Source, list[str]]:
     if not opts.args:
         raise PytraceError("No program given: use -e PROGRAM or a script FILENAME")
     path, params = opts.args[0], list(opts.args[1:])
+    hint = ""
+    if not os.path.isfile(path):
+        # `pytrace opensnoop 1234`: a tool from scripts/ by name.
+        from pytrace.tools import find_tool
+        opts.tool = find_tool(path)
+        if opts.tool is not None:
+            path = opts.tool
+        elif os.sep not in path:
+            hint = " (nor is it a tool: `pytrace --tools` lists them)"
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
             return Source(f.read(), path), params
     except OSError as e:
-        raise PytraceError(f"Could not read program file {path}: {e.strerror}") from None
+        raise PytraceError(f"Could not read program file {path}: {e.strerror}{hint}") from None
 
 
 def take_program_text(argv: list[str]) -> tuple[list[str], str | None]:
@@ -90,6 +101,9 @@ def run_cli(argv: list[str]) -> int:
     opts = build_arg_parser().parse_args(argv)
     if program is not None:
         opts.program = program
+    if opts.tools:
+        from pytrace.tools import list_tools
+        return list_tools(sys.stdout)
     if opts.list is not None and opts.program is None:
         from pytrace.listing import list_probes, take_list_search
         if take_list_search(opts):  # `-lv SEARCH`, `-l -v SEARCH`
@@ -107,6 +121,9 @@ def run_cli(argv: list[str]) -> int:
         # Errors point into this program unless a stage said otherwise.
         if getattr(e, "source", None) is None:
             e.source = source
+        if getattr(opts, "tool", None):
+            from pytrace.tools import needs_note
+            e.note = needs_note(opts.tool)
         raise
 
 
@@ -117,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     except PytraceError as e:
         source = getattr(e, "source", None)
         print(e.render(source), file=sys.stderr)
+        if getattr(e, "note", None):
+            print(e.note, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -16,7 +16,14 @@ import os
 import sys
 import zlib
 
-import pytrace.grammar
+try:
+    import pytrace.grammar
+    GRAMMAR_DIR = os.path.dirname(pytrace.grammar.__file__)
+except ImportError:
+    # A source checkout run as `python3 -m pytrace` without being installed:
+    # the grammar sits at the top of the repository, beside the package.
+    GRAMMAR_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                               "grammar")
 
 # Tokens only some parser states may start: they would swallow ordinary
 # tokens (an attach point looks like an identifier with colons), so the lexer
@@ -71,7 +78,7 @@ def grammar_text() -> str:
     # The file beside the package (installed or editable) is the cheap way in;
     # importlib.resources costs ~10 ms of imports and is only the fallback
     # for a zipped install.
-    path = os.path.join(os.path.dirname(pytrace.grammar.__file__), "pytrace.lark")
+    path = os.path.join(GRAMMAR_DIR, "pytrace.lark")
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()
