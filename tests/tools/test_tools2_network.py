@@ -6,7 +6,6 @@ a classic socket filter that keeps nothing, attached to the receiving socket
 for half a second, makes TCP drop the segments on receive (drop reason
 SOCKET_FILTER) and the sender retransmit them until it is removed."""
 
-import os
 import re
 import shutil
 import subprocess
@@ -15,7 +14,7 @@ import textwrap
 
 import pytest
 
-from tests.tools.tools2_run import ToolRun
+from tests.tools.harness import ToolRun
 
 # A client and a server in one process on 127.0.0.1: the client sends
 # 300000 bytes, the server answers 5000 and closes. Prints the pid and ports.

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from tests.tools.tools2_run import ToolRun, gcc_build, python_child, short_dir  # noqa: F401
+from tests.tools.harness import ToolRun
+from tests.tools.tools2_workloads import gcc_build, python_child
 
 
 def test_setuids_shows_each_call_with_its_arguments_and_result():
@@ -57,10 +58,10 @@ def test_syncsnoop_names_each_flush_call(tmp_path):
                       "tracepoint:syscalls:sys_enter_sync"], run.output
 
 
-def test_statsnoop_shows_found_and_missing_paths(short_dir):
-    present = short_dir / "here"
+def test_statsnoop_shows_found_and_missing_paths(short_tmp):
+    present = short_tmp / "here"
     present.write_text("x")
-    missing = short_dir / "not-here"
+    missing = short_tmp / "not-here"
     with ToolRun("statsnoop") as run:
         child = python_child(f"""
             import os
@@ -171,7 +172,6 @@ def test_threadsnoop_names_the_start_function(tmp_path):
     program = gcc_build(tmp_path, "threads", r"""
         #include <pthread.h>
         #include <stdio.h>
-        #include <unistd.h>
         void *t2_thread_start(void *arg) { return arg; }
         int main(void) {
             getchar();
@@ -180,16 +180,25 @@ def test_threadsnoop_names_the_start_function(tmp_path):
                 pthread_create(&t, NULL, t2_thread_start, NULL);
                 pthread_join(t, NULL);
             }
-            usleep(500000);  /* symbols are resolved from the live process */
+            getchar();  /* symbols are resolved from the live process */
             return 0;
         }
     """, "-pthread")
-    with ToolRun("threadsnoop") as run:
-        child = subprocess.run([program], input="go\n", text=True, timeout=30)
+    child = subprocess.Popen([program], stdin=subprocess.PIPE, text=True)
+    try:
+        with ToolRun("threadsnoop") as run:
+            child.stdin.write("g")  # one getchar() each
+            child.stdin.flush()
+            run.wait_for(r" threads ")
+            time.sleep(0.5)  # the other two events, printed right after
+            child.communicate("x", timeout=30)
+    finally:
+        child.kill()
+        child.wait()
     assert child.returncode == 0
     rows = [r for r in run.rows(4) if r[2] == "threads"]
     assert len(rows) == 3, run.output
-    assert all(r[3] == "t2_thread_start" for r in rows)
+    assert all(r[3] == "t2_thread_start" for r in rows), run.output
     assert len({r[1] for r in rows}) == 1 and int(rows[0][0]) >= 0
 
 
