@@ -16,11 +16,14 @@ import pytest
 
 from tests.tools.harness import ToolRun
 
-# A client and a server in one process on 127.0.0.1: the client sends
-# 300000 bytes, the server answers 5000 and closes. Prints the pid and ports.
+# A client and a server in one process on the loopback address argv[1]: the
+# client sends 300000 bytes, the server answers 5000 and closes. Prints the
+# pid and ports.
 TRANSFER = """
-import os, socket, threading, time
-srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(8)
+import os, socket, sys, threading, time
+host = sys.argv[1]
+srv = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+srv.bind((host, 0)); srv.listen(8)
 def serve():
     conn, _ = srv.accept()
     got = 0
@@ -28,7 +31,7 @@ def serve():
         got += len(conn.recv(65536))
     conn.sendall(b"y" * 5000); conn.close()
 t = threading.Thread(target=serve); t.start()
-cl = socket.create_connection(srv.getsockname())
+cl = socket.create_connection(srv.getsockname()[:2])
 ports = cl.getsockname()[1], srv.getsockname()[1]
 cl.sendall(b"x" * 300000)
 while cl.recv(65536):
@@ -69,36 +72,43 @@ def run_python(code: str, *args: str) -> list[int]:
     return [int(x) for x in done.stdout.split()]
 
 
-def test_tcpconnect_shows_the_connecting_process_and_both_ends():
+LOOPBACKS = pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+
+
+@LOOPBACKS
+def test_tcpconnect_shows_the_connecting_process_and_both_ends(host):
     with ToolRun("tcpconnect") as run:
-        pid, client_port, server_port = run_python(TRANSFER)
+        pid, client_port, server_port = run_python(TRANSFER, host)
     rows = [r for r in run.rows() if r[1] == str(pid)]
     assert len(rows) == 1, run.output
     _, _, comm, saddr, sport, daddr, dport = rows[0]
     assert (comm, saddr, sport, daddr, dport) == (
-        "python3", "127.0.0.1", str(client_port), "127.0.0.1", str(server_port))
+        "python3", host, str(client_port), host, str(server_port))
 
 
-def test_tcpaccept_shows_the_accepting_process_and_both_ends():
+@LOOPBACKS
+def test_tcpaccept_shows_the_accepting_process_and_both_ends(host):
     with ToolRun("tcpaccept") as run:
-        pid, client_port, server_port = run_python(TRANSFER)
+        pid, client_port, server_port = run_python(TRANSFER, host)
     rows = [r for r in run.rows(8) if r[1] == str(pid)]
     assert len(rows) == 1, run.output
     _, _, comm, raddr, rport, laddr, lport, backlog = rows[0]
     assert (comm, raddr, rport, laddr, lport) == (
-        "python3", "127.0.0.1", str(client_port), "127.0.0.1", str(server_port))
+        "python3", host, str(client_port), host, str(server_port))
     # One connection waiting when it was accepted; listen(8) asked for 8.
     assert backlog == "1/8"
 
 
-def test_tcplife_shows_both_ends_with_their_bytes_and_lifespan():
+@LOOPBACKS
+def test_tcplife_shows_both_ends_with_their_bytes_and_lifespan(host):
     with ToolRun("tcplife") as run:
-        pid, client_port, server_port = run_python(TRANSFER)
+        pid, client_port, server_port = run_python(TRANSFER, host)
     rows = {(r[3], r[5]): r for r in run.rows(9) if r[0] == str(pid)}
     client = rows[(str(client_port), str(server_port))]
     server = rows[(str(server_port), str(client_port))]
     # TX_KB and RX_KB: 300000 bytes is 292 KB, 5000 bytes 4 KB.
-    assert client[1:3] == ["python3", "127.0.0.1"] and client[6:8] == ["292", "4"], client
+    assert client[1:3] == ["python3", host] and client[4] == host, client
+    assert client[6:8] == ["292", "4"], client
     assert server[6:8] == ["4", "292"], server
     assert 0 <= int(client[8]) < 10_000
 
