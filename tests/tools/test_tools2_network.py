@@ -126,14 +126,19 @@ def test_tcpretrans_shows_the_retransmitting_connection():
 def test_tcpdrop_shows_the_dropping_socket_and_the_kernel_stack():
     with ToolRun("tcpdrop") as run:
         _, client_port, server_port = run_python(DROPPED)
+    stack = drop_line_and_stack(run.output, client_port, server_port)
+    assert "tcp_v4_rcv" in stack, run.output
+
+
+def drop_line_and_stack(output: str, client_port: int, server_port: int) -> str:
+    """Check the drop line of this connection; its kernel stack."""
     # The drops happen at the server's socket: local end the server port.
-    at = run.output.find(f"127.0.0.1:{server_port}")
-    assert at >= 0, run.output
-    line = run.output[run.output.rfind("\n", 0, at) + 1:].split("\n", 1)[0]
+    at = output.find(f"127.0.0.1:{server_port} ")
+    assert at >= 0, output
+    line = output[output.rfind("\n", 0, at) + 1:].split("\n", 1)[0]
     assert line.split()[-3:] == [f"127.0.0.1:{server_port}", f"127.0.0.1:{client_port}",
                                  "ESTABLISHED"], line
-    stack = run.output[at:].split("\n\n", 2)[1]
-    assert "tcp_v4_rcv" in stack, run.output
+    return output[at:].split("\n\n", 2)[1]
 
 
 def test_tcpdrop_knows_connections_opened_before_it_started():
@@ -151,7 +156,7 @@ def test_tcpdrop_knows_connections_opened_before_it_started():
         workload.kill()
         workload.wait()
     _, client_port, server_port = (int(x) for x in out.split())
-    assert f"127.0.0.1:{server_port}" in run.output, run.output
+    drop_line_and_stack(run.output, client_port, server_port)
 
 
 def _tls_workload(tmp_path) -> str:
