@@ -106,16 +106,20 @@ class ToolRun:
             time.sleep(0.05)
 
     def _links(self) -> int:
-        fd_dir = f"/proc/{self.proc.pid}/fd"
+        """BPF links held by pytrace and its children (a `--target exec:` agent
+        holds them in a child process)."""
         count = 0
-        try:
-            for fd in os.listdir(fd_dir):
+        for pid in _process_tree(self.proc.pid):
+            fd_dir = f"/proc/{pid}/fd"
+            try:
+                fds = os.listdir(fd_dir)
+            except OSError:
+                continue
+            for fd in fds:
                 try:
                     count += os.readlink(os.path.join(fd_dir, fd)) == "anon_inode:bpf_link"
                 except OSError:
                     pass
-        except OSError:
-            pass
         return count
 
     def _fail(self, why: str):
@@ -187,6 +191,19 @@ class ToolRun:
         """Output lines split on whitespace (at most `columns` fields each)."""
         maxsplit = -1 if columns is None else columns - 1
         return [line.split(None, maxsplit) for line in self.output.splitlines() if line.strip()]
+
+
+def _process_tree(root: int) -> list[int]:
+    pids, i = [root], 0
+    while i < len(pids):
+        try:
+            for task in os.listdir(f"/proc/{pids[i]}/task"):
+                with open(f"/proc/{pids[i]}/task/{task}/children") as f:
+                    pids.extend(int(p) for p in f.read().split())
+        except OSError:
+            pass
+        i += 1
+    return pids
 
 
 def run_tool(tool: str, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
