@@ -75,15 +75,34 @@ def run_python(code: str, *args: str) -> list[int]:
 LOOPBACKS = pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
 
 
+# A connect() refused by a port nobody listens on. Prints the pid and ports.
+REFUSED = """
+import os, socket, sys
+host = sys.argv[1]
+family = socket.AF_INET6 if ":" in host else socket.AF_INET
+closed = socket.socket(family); closed.bind((host, 0))
+port = closed.getsockname()[1]; closed.close()
+cl = socket.socket(family)
+try:
+    cl.connect((host, port))
+except ConnectionRefusedError:
+    print(os.getpid(), cl.getsockname()[1], port)
+"""
+
+
 @LOOPBACKS
 def test_tcpconnect_shows_the_connecting_process_and_both_ends(host):
     with ToolRun("tcpconnect") as run:
         pid, client_port, server_port = run_python(TRANSFER, host)
+        refused_pid, _, closed_port = run_python(REFUSED, host)
     rows = [r for r in run.rows() if r[1] == str(pid)]
     assert len(rows) == 1, run.output
     _, _, comm, saddr, sport, daddr, dport = rows[0]
     assert (comm, saddr, sport, daddr, dport) == (
         "python3", host, str(client_port), host, str(server_port))
+    # Refused connections are shown too (the socket leaves SYN_SENT for CLOSE).
+    refused = [r for r in run.rows() if r[1] == str(refused_pid)]
+    assert len(refused) == 1 and refused[0][5:] == [host, str(closed_port)], run.output
 
 
 @LOOPBACKS
