@@ -1,6 +1,6 @@
-"""Session-wide pytest fixtures for remote-target tests: a private sshd and the 6.1 VM.
+"""Pytest fixtures for remote-target tests: a private sshd, the 6.1 VM, the stand-in adb.
 
-Both are started at most once per test session (the VM takes 15-60 s to boot
+sshd and the VM are started at most once per test session (the VM takes 15-60 s to boot
 under TCG) and stopped at its end. tests/conftest.py imports them, so every
 test module can ask for `ssh_server` or `qemu_guest` by name; a test using
 `qemu_guest` is marked `qemu` automatically (deselect with `-m "not qemu"`).
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers.fake_adb import FakeAdb
 from tests.helpers.qemu_vm import GuestVM, why_vm_cannot_run
 from tests.helpers.sshd import SshKeys, SshServer, missing_ssh_programs
 
@@ -46,3 +47,10 @@ def mark_qemu_tests(items) -> None:
     for item in items:
         if "qemu_guest" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.qemu)
+
+
+@pytest.fixture
+def fake_adb(tmp_path) -> FakeAdb:
+    """The stand-in adb (no device can exist here): one device, a root shell.
+    Tests change .devices, .shell_uid, .has_su before calling .environ()."""
+    return FakeAdb(tmp_path / "adb.log")
