@@ -90,7 +90,6 @@ class Session:
 
     def _run(self, quick_start: bool) -> int:
         from pytrace.output.sink import make_sink
-        from pytrace.runtime.child import ChildCommand, WatchedProcess
         from pytrace.runtime.loader import load
         from pytrace.runtime.loop import TraceOptions, run_trace
         from pytrace.runtime.symbols import TargetSymbols
@@ -99,9 +98,9 @@ class Session:
         child = watched = loaded = None
         try:
             if self.command:
-                child = ChildCommand(self.command)
+                child = target.start_command(self.command)
             elif self.pid is not None:
-                watched = WatchedProcess(self.pid)
+                watched = target.watch_process(self.pid)
             compiled = self.compile(cpid=child.pid if child else 0)
             loaded = load(target, compiled.object, compiled.resources)
             if self.verbose:
@@ -171,15 +170,20 @@ def trace_output(program: str, *args: str, **options) -> str:
 # ---- the command line ---------------------------------------------------------------------
 
 def run_from_cli(opts, source: Source, params: list[str]) -> int:
-    if opts.target not in (None, "local"):
-        raise PytraceError(f"--target {opts.target}: remote targets are not supported yet")
     session = Session(source, params=params, format=opts.format, quiet=opts.quiet,
                       command=opts.command, pid=opts.pid, verbose=opts.verbose,
                       helper_errors=opts.helper_errors, unsafe=opts.unsafe)
+    if opts.target not in (None, "local"):
+        from pytrace.target.choose import open_target
+        session.target = open_target(opts.target)
     if opts.debug:
-        for stage in opts.debug:
-            sys.stdout.write(session.debug_text(stage))
-        sys.stdout.flush()
+        try:
+            for stage in opts.debug:
+                sys.stdout.write(session.debug_text(stage))
+            sys.stdout.flush()
+        finally:
+            if session.target is not None:
+                session.target.close_all()
         return 0
     stream = _output_stream(opts)
     try:

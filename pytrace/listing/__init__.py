@@ -93,11 +93,8 @@ def _kernel_matcher(query: Query):
 
 def list_probes(opts) -> int:
     """The CLI's -l: print matching probes to stdout, return the exit status."""
-    target_name = getattr(opts, "target", "local") or "local"
-    if target_name != "local":
-        raise PytraceError(f"listing probes of target {target_name!r} is not supported yet")
-    from pytrace.target.local import LocalTarget
-    target = LocalTarget()
+    from pytrace.target.choose import open_target
+    target = open_target(getattr(opts, "target", None))
     try:
         write = sys.stdout.write
         for chunk in iter_chunks(target, opts.list, verbose=bool(opts.verbose),

@@ -38,6 +38,8 @@ class Attachments:
                 self._keep(self._attach(spec, provider.attach, self.target, prog.fd, spec,
                                         options))
                 count += 1
+        # A remote target sends attaches without waiting: their errors come here.
+        self.target.sync()
         return count
 
     @staticmethod
@@ -60,24 +62,15 @@ class Attachments:
             self.handles.append(handle)
 
     def detach_all(self) -> None:
-        """Detach everything, several at a time: unlinking a program from a trace
-        event waits out an RCU grace period (~36 ms here), and those overlap
-        across threads (64 take ~0.1 s). Closing the bare events is slower still
-        and serialized in the kernel: the Target leaves that to its close_all."""
+        """Detach everything in one Target step (concurrently: see
+        Target.detach_many); closing the bare trace events is left to the
+        Target's close_all."""
         handles, self.handles = self.handles[::-1], []
-        if len(handles) <= 1:
-            for handle in handles:
-                self._detach(handle)
-            return
-        from concurrent.futures import ThreadPoolExecutor
-        with ThreadPoolExecutor(max_workers=min(len(handles), 32)) as pool:
-            list(pool.map(self._detach, handles))
-
-    def _detach(self, handle) -> None:
-        try:
-            self.target.detach(handle)
-        except (OSError, PytraceError):
-            pass  # already gone (e.g. the process it watched exited)
+        if handles:
+            try:
+                self.target.detach_many(handles)
+            except (OSError, PytraceError):
+                pass  # already gone (e.g. the process it watched exited)
 
 
 def _reason(e: OSError) -> str:

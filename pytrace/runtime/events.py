@@ -237,14 +237,12 @@ class EventHandler:
         self.sink.cat(data.decode("utf-8", errors="surrogateescape"))
 
     def on_system(self, action, payload):
-        import subprocess
-
         from pytrace.output.printf import format_printf
         command = format_printf(action.fmt or "", self.typed_args(action, payload))
         # As bpftrace: the command's stdout is taken and printed in the trace's
-        # order; its stderr (and stdin) stay the terminal's.
-        done = subprocess.run(command, shell=True, stdout=subprocess.PIPE)
-        self.sink.system(done.stdout.decode("utf-8", errors="surrogateescape"))
+        # order; its stderr (and stdin) stay the terminal's. It runs on the target.
+        out = self.target.run_command(command)
+        self.sink.system(out.decode("utf-8", errors="surrogateescape"))
 
     def on_errorf(self, action, payload):
         from pytrace.output.printf import format_printf

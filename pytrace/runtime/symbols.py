@@ -17,11 +17,22 @@ from pytrace.output import values as V
 class TargetSymbols:
     def __init__(self, target, resources, loaded=None):
         self.target = target
+        self._boot_wall_ns = None
         self.resources = resources
         self.loaded = loaded
         self._kallsyms = None
         self._users: dict[int, object] = {}
         self._usernames: dict[int, str] | None = None
+
+    def boot_wall_ns(self) -> int:
+        """The target's wall-clock time of its monotonic zero (strftime), read once."""
+        if self._boot_wall_ns is None:
+            try:
+                self._boot_wall_ns = self.target.boot_wall_ns()
+            except (AttributeError, NotImplementedError):   # a test double
+                from pytrace.runtime.decode import local_boot_wall_ns
+                self._boot_wall_ns = local_boot_wall_ns()
+        return self._boot_wall_ns
 
     # ---- kernel ----------------------------------------------------------------------
     def kallsyms(self):

@@ -52,6 +52,37 @@ class Target(ABC):
         features, and targets that do not probe, answer False (the portable path)."""
         return False
 
+    # ---- facts and actions around the kernel: processes, clocks, the machine ----
+    @property
+    def machine(self) -> str:
+        """The CPU architecture (`x86_64`, `aarch64`): it picks register layouts."""
+        raise NotImplementedError
+
+    def boot_wall_ns(self) -> int:
+        """Wall-clock time of CLOCK_MONOTONIC's zero, in ns (strftime adds nsecs to it)."""
+        raise NotImplementedError
+
+    def run_command(self, command: str) -> bytes:
+        """system(): run a shell command on the target; its stdout."""
+        raise NotImplementedError
+
+    def start_command(self, command: str):
+        """`-c CMD`: a process started on the target and held before exec; it has
+        .pid, .release(), .exited(), .fileno() (readable once it exited), .stop()."""
+        raise NotImplementedError
+
+    def watch_process(self, pid: int):
+        """`-p PID`: the process on the target whose exit ends the trace;
+        .pid, .exited(), .fileno(), .close(). PytraceError if there is none."""
+        raise NotImplementedError
+
+    # ---- round trips (a remote target counts them; a local one makes none) ----
+    round_trips = 0
+
+    def sync(self) -> None:
+        """Wait until every action asked for so far is done, raising the first
+        failure (a remote target sends some actions without waiting)."""
+
     # ---- bpf(2): maps ----------------------------------------------------
     @abstractmethod
     def map_create(self, map_type: int, key_size: int, value_size: int,
@@ -106,6 +137,11 @@ class Target(ABC):
     def prog_info(self, fd: int) -> dict:
         """At least {'xlated_insns': n, 'verified_insns': n, 'id': n}."""
 
+    def load_all(self, maps: list[dict], programs: list[dict]) -> tuple[list[int], list[int]]:
+        """Create every map and load every program in one step; see
+        pytrace.kernel.actions.KernelActions.load_all for the shape and errors."""
+        raise NotImplementedError
+
     # ---- attach: every attachment is owned by the returned handle ----------
     @abstractmethod
     def attach_tracepoint(self, prog_fd: int, category: str, event: str,
@@ -152,6 +188,15 @@ class Target(ABC):
     @abstractmethod
     def detach(self, handle: int) -> None:
         """Undo one attach; closing is enough for the kernel to clean up."""
+
+    def detach_many(self, handles: list[int]) -> None:
+        """Detach several handles (concurrently where that is faster); errors of
+        ones already gone are ignored."""
+        for handle in handles:
+            try:
+                self.detach(handle)
+            except OSError:
+                pass
 
     # ---- events ---------------------------------------------------------------
     @abstractmethod

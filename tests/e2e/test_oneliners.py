@@ -36,10 +36,17 @@ def run_pytrace(argv: list[str], capfd) -> tuple[int, str, str]:
     return code, out, err
 
 
+# Every case runs on this machine and again through a remote agent on the
+# loopback (`--target exec:`: the agent is a child process speaking the
+# protocol over pipes), whose output must be the same, byte for byte.
+TARGETS = [[], ["--target", "exec:"]]
+
+
 @pytest.mark.kernel
+@pytest.mark.parametrize("target", TARGETS, ids=["local", "exec"])
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
-def test_oneliner_prints_what_bpftrace_prints(case, wl, capfd):
-    argv = [a.replace("{wl}", wl) for a in case["argv"]]
+def test_oneliner_prints_what_bpftrace_prints(case, target, wl, capfd):
+    argv = target + [a.replace("{wl}", wl) for a in case["argv"]]
     code, out, err = run_pytrace(argv, capfd)
     assert code == 0, err
     assert out == case["stdout"].replace("{wl}", wl)
