@@ -29,6 +29,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import stat
 import subprocess
 import time
@@ -301,12 +302,19 @@ def main() -> int:
         print(f"ssh:     {vm.ssh.shell_alias()}")
         opts = shlex.join(vm.ssh.ssh_options)
         print(f"pytrace: {SSH_OPTS_ENV}={shlex.quote(opts)} python3 -m pytrace --target {vm.ssh.target} ...")
-        print("Ctrl-C stops the VM.", flush=True)
+        print("Ctrl-C or SIGTERM stops the VM.", flush=True)
+        # Explicit handlers: a shell's `cmd &` starts us with SIGINT ignored.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _stop_waiting)
         try:
             vm.process.wait()
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def _stop_waiting(signum, frame):
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
