@@ -1,14 +1,17 @@
-"""When the ssh client dies mid-run, the agent on the target ends and the kernel
-frees everything it held: nothing of pytrace's is left there, and pytrace
-itself ends non-zero with one line saying why (no traceback, no hang)."""
+"""However a remote run over ssh ends (the ssh client killed, the agent killed,
+pytrace itself killed, Ctrl-C), the agent on the target ends and the kernel
+frees everything it held: nothing of pytrace's is left there. When the
+connection is what broke, pytrace ends non-zero with one line saying why (no
+traceback, no hang); Ctrl-C still prints the maps."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 
 import pytest
 
-from tests.helpers.processes import descendants
+from tests.helpers.processes import alive, descendants
 from tests.remote.helpers import (bpf_map_names, eventually, kill, ssh_client_of,
                                   start_pytrace, unique_map_name, wait_for_line)
 
@@ -49,7 +52,7 @@ def test_killing_the_ssh_client_leaves_nothing_on_the_target(ssh_server):
         assert_one_line_reason(*end_after_client_killed(proc))
         left = eventually(lambda: not descendants(ssh_server.process.pid), deadline_s=30)
         assert left, f"still running under sshd: {descendants(ssh_server.process.pid)}"
-        assert f"AT_{name}" not in bpf_map_names(_bpftool())
+        assert map_freed(name)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -80,6 +83,11 @@ def test_killing_the_ssh_client_leaves_nothing_in_the_6_1_guest(qemu_guest):
             proc.wait()
 
 
+def map_freed(name: str) -> bool:
+    # The kernel frees a map from a work queue after its last reference goes.
+    return eventually(lambda: f"AT_{name}" not in bpf_map_names(_bpftool()))
+
+
 def _bpftool() -> str:
     return subprocess.run(["bpftool", "map", "show"], capture_output=True, text=True,
                           timeout=60).stdout
@@ -89,3 +97,76 @@ def _guest(vm, command: str) -> str:
     done = vm.ssh.run(command, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+@pytest.mark.kernel
+def test_killing_pytrace_itself_ends_the_agent_on_the_target(ssh_server):
+    """SIGKILL gives pytrace no chance to clean up: the agent must notice its
+    stdin close (the ssh client sends EOF when its parent's pipe closes)."""
+    name = unique_map_name()
+    proc = start_pytrace(["--target", ssh_server.target, "-e", program(name)],
+                         env=ssh_server.environ())
+    try:
+        wait_for_line(proc.stdout, "Attaching")
+        client = ssh_client_of(proc)
+        kill(proc.pid)
+        proc.wait(timeout=30)
+        assert eventually(lambda: not alive(client)), "the ssh client outlived pytrace"
+        assert eventually(lambda: not descendants(ssh_server.process.pid)), \
+            f"still running under sshd: {descendants(ssh_server.process.pid)}"
+        assert map_freed(name)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.kernel
+def test_killing_the_agent_ends_pytrace_with_one_line(ssh_server):
+    name = unique_map_name()
+    proc = start_pytrace(["--target", ssh_server.target, "-e", program(name)],
+                         env=ssh_server.environ())
+    try:
+        wait_for_line(proc.stdout, "Attaching")
+        agents = [p for p in descendants(ssh_server.process.pid) if _comm(p).startswith("python")]
+        assert len(agents) == 1, [(_comm(p), p) for p in descendants(ssh_server.process.pid)]
+        kill(agents[0])
+        assert_one_line_reason(*end_after_client_killed(proc))
+        assert eventually(lambda: not descendants(ssh_server.process.pid))
+        assert map_freed(name)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.kernel
+def test_ctrl_c_over_ssh_prints_the_maps_and_frees_everything(ssh_server):
+    name = unique_map_name()
+    proc = start_pytrace(["--target", ssh_server.target, "-e",
+                          f"BEGIN {{ @{name}[\"begin\"] = 7; }} "
+                          "interval:ms:50 { @ticks = count(); printf(\"tick\\n\"); }"],
+                         env=ssh_server.environ())
+    try:
+        wait_for_line(proc.stdout, "tick")
+        assert f"AT_{name}" in bpf_map_names(_bpftool())
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        events, _, maps = ("\n" + out).partition("\n\n\n")
+        assert set(events.split()) <= {"tick"}, out
+        assert f"@{name}[begin]: 7\n" in maps and "\n@ticks: " in maps, out
+        assert eventually(lambda: not descendants(ssh_server.process.pid))
+        assert map_freed(name)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
