@@ -19,12 +19,17 @@ from __future__ import annotations
 
 import collections
 import os
+import select
 import shlex
 import subprocess
 import sys
 import threading
+import time
 
 from pytrace.diagnostics import PytraceError
+
+
+STOP_TIMEOUT_S = 5.0    # how long a transport may take to end once its stdin closed
 
 
 class Transport:
@@ -119,13 +124,27 @@ class Transport:
         if proc is None:
             return
         self.proc_stdin_close()
+        # Read (and drop) what it still sends, so it never blocks writing to us.
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        out = proc.stdout
+        while out is not None and not out.closed:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([out], [], [], left)[0]:
+                break
+            try:
+                if not os.read(out.fileno(), 1 << 20):
+                    break
+            except BlockingIOError:
+                continue
+            except OSError:
+                break
         try:
-            proc.wait(timeout=5.0)
+            proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
+        if out is not None:
+            out.close()
 
     def proc_stdin_close(self) -> None:
         try:
