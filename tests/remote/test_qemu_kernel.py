@@ -91,6 +91,14 @@ def test_kprobe_arguments_and_kretprobe_return_values(vm):
     assert out == "Attaching 2 probes...\n\n\n@fd[3]: 4\n@path[/etc/hostname]: 4\n"
 
 
+def test_kfunc_and_kretfunc_run_on_the_guest(vm):
+    # The host refuses tracing programs (EPERM); 6.1 takes them, typed from its BTF.
+    out = trace(vm, "-e", "kfunc:do_sys_openat2 /pid == cpid/ { @path[str(args.filename)] = count(); } "
+                          "kretfunc:do_sys_openat2 /pid == cpid/ { @fd[retval] = count(); }",
+                "-c", f"{GUEST_WL} open /etc/hostname 5")
+    assert out == "Attaching 2 probes...\n\n\n@fd[3]: 5\n@path[/etc/hostname]: 5\n"
+
+
 def test_tracepoint_only_the_guest_kernel_has(vm):
     # syscalls:sys_enter_finit_module exists in 6.1's tracefs, not in the host's.
     assert not Path("/sys/kernel/tracing/events/syscalls/sys_enter_finit_module").exists()
