@@ -11,7 +11,7 @@ number of calls) or from the guest's own files read over ssh."""
 from __future__ import annotations
 
 import json
-import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -27,17 +27,12 @@ FINIT_SCRIPT = "/tmp/pytrace-finit.py"
 FINIT_SOURCE = "import ctypes\nctypes.CDLL(None).syscall(313, 12345, b'pytrace=1', 0)\n"
 
 
-def guest(vm, command: str, stdin: bytes | None = None) -> str:
-    done = vm.ssh.run(command, timeout=120) if stdin is None else _run_with_input(vm, command, stdin)
-    assert done.returncode == 0, f"{command!r} in the guest: {done.stderr}"
-    return done.stdout
-
-
-def _run_with_input(vm, command, data):
-    import subprocess
-    done = subprocess.run(vm.ssh.ssh_command(command), input=data, capture_output=True, timeout=120)
-    done.stdout, done.stderr = done.stdout.decode(), done.stderr.decode()
-    return done
+def guest(vm, command: str, stdin: bytes = b"") -> str:
+    """Run a shell command in the guest over ssh; its stdout."""
+    done = subprocess.run(vm.ssh.ssh_command(command), input=stdin, capture_output=True,
+                          timeout=120)
+    assert done.returncode == 0, f"{command!r} in the guest: {done.stderr.decode()}"
+    return done.stdout.decode()
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +141,6 @@ def test_listing_shows_the_guests_raw_tracepoint_signature(vm):
                                 "    long unsigned int expires", "    unsigned int flags"]
 
 
-def test_the_guest_is_the_target_of_every_step(vm):
-    """uname() on the guest is 6.1, and the run's own facts say so too."""
+def test_system_runs_on_the_guest(vm):
     out = trace(vm, "--unsafe", "-e", 'BEGIN { system("uname -r"); exit(); }')
     assert out == f"Attaching 1 probe...\n{vm.kernel.release}\n\n\n"
-    assert shlex.split(vm.ssh.environ()["PYTRACE_SSH_OPTS"])[0] == "-F"
