@@ -1,8 +1,9 @@
 """Tracing a kernel that is not the host's: Debian's 6.1 booted under qemu
 (tests/helpers/qemu_vm.py), reached with `--target ssh://pytrace-vm`.
 
-The host runs 6.18 without kprobes; the guest has kprobes, tracepoints the
-host lacks, and raw tracepoints whose BTF arguments differ from the host's.
+The host runs 6.18 without kprobes or kfuncs; the guest has both,
+tracepoints the host lacks, raw tracepoints whose BTF arguments differ from
+the host's, and a task_struct laid out differently.
 So each test here passes only if pytrace compiled against the guest's facts
 (its BTF, tracepoint formats, function list) and ran the programs there.
 The expected values come from what the programs do (a workload making a known
@@ -11,6 +12,7 @@ number of calls) or from the guest's own files read over ssh."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -55,11 +57,9 @@ def trace(vm, *argv: str) -> str:
 CASES = {case["name"]: case for path in sorted(E2E.glob("oneliners*.json"))
          for case in json.loads(path.read_text())}
 # Not interval_ms: under emulation a tick can land before exit() takes effect.
-ON_THE_GUEST = ["printf_width", "hist_small", "count_order", "json_output",
-                pytest.param("tp_count_comm", marks=pytest.mark.xfail(strict=True, reason=(
-                    "6.1's bpf_get_current_comm copies with strscpy and leaves the bytes "
-                    "after the NUL as they were; pytrace does not zero the key first "
-                    "(bpftrace does), so one comm becomes several keys"))),
+# tp_count_comm: 6.1's bpf_get_current_comm leaves the bytes after the NUL as
+# they were, so comm as a key is equal only if pytrace zeroes it first.
+ON_THE_GUEST = ["printf_width", "hist_small", "count_order", "json_output", "tp_count_comm",
                 "tp_openat_filename", "tp_write_hist", "tp_data_loc"]
 
 
@@ -92,6 +92,39 @@ def test_kfunc_and_kretfunc_run_on_the_guest(vm):
                           "kretfunc:do_sys_openat2 /pid == cpid/ { @fd[retval] = count(); }",
                 "-c", f"{GUEST_WL} open /etc/hostname 5")
     assert out == "Attaching 2 probes...\n\n\n@fd[3]: 5\n@path[/etc/hostname]: 5\n"
+
+
+def btf_struct_layout(bpftool_raw: str, struct: str, member: str) -> tuple[int, int]:
+    """(size of struct, byte offset of member) from `bpftool btf dump ... format raw`."""
+    lines = bpftool_raw.splitlines()
+    start = next(i for i, ln in enumerate(lines) if f"STRUCT '{struct}' size=" in ln)
+    size = int(re.search(r"size=(\d+)", lines[start]).group(1))
+    for line in lines[start + 1:]:
+        if not line.startswith("\t"):
+            break
+        found = re.match(rf"\t'{member}' type_id=\d+ bits_offset=(\d+)", line)
+        if found:
+            return size, int(found.group(1)) // 8
+    raise AssertionError(f"no member {member} in struct {struct}")
+
+
+def test_curtask_field_walks_use_the_guests_struct_layout(vm):
+    """task_struct is laid out differently in 6.1 and 6.18: the offsets must come from
+    the guest's BTF (read here independently with bpftool in the guest)."""
+    guest_layout = btf_struct_layout(
+        guest(vm, "bpftool btf dump file /sys/kernel/btf/vmlinux format raw"), "task_struct", "pid")
+    host_layout = btf_struct_layout(subprocess.run(
+        ["bpftool", "btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "raw"],
+        capture_output=True, text=True, check=True).stdout, "task_struct", "pid")
+    assert guest_layout != host_layout
+    out = trace(vm, "-e", "tracepoint:syscalls:sys_exit_getppid /pid == cpid/ { "
+                          'printf("%d %d %s %d %d %d\\n", curtask->pid == (int32)tid, '
+                          "curtask->tgid == (int32)pid, curtask->comm, "
+                          "curtask->real_parent->tgid == args->ret, "
+                          "sizeof(struct task_struct), offsetof(struct task_struct, pid)); }",
+                "-c", f"{GUEST_WL} getppid 1")
+    size, offset = guest_layout
+    assert out == f"Attaching 1 probe...\n1 1 wl 1 {size} {offset}\n\n\n"
 
 
 def test_tracepoint_only_the_guest_kernel_has(vm):
