@@ -73,6 +73,8 @@ class TracepointProvider:
         if len(specs) == 1 and not _has_wildcard(category + event):
             if not target.path_exists(f"{root}/{category}/{event}/format"):
                 raise _not_found(target, category, event, ap.span)
+        elif len(specs) > 1:
+            target.prefetch([f"{root}/{s.target}/{s.func}/format" for s in specs])
         return specs
 
     def args_type(self, spec, target):

@@ -19,12 +19,17 @@ from __future__ import annotations
 
 import collections
 import os
+import select
 import shlex
 import subprocess
 import sys
 import threading
+import time
 
 from pytrace.diagnostics import PytraceError
+
+
+STOP_TIMEOUT_S = 5.0    # how long a transport may take to end once its stdin closed
 
 
 class Transport:
@@ -103,8 +108,10 @@ class Transport:
         words = self._last_words(wait=5.0)
         code = self.proc.returncode if self.proc else None
         python = os.environ.get("PYTRACE_REMOTE_PYTHON", "python3")
-        if code == 127 or (python in words and ("not found" in words
-                                                or "No such file" in words)):
+        names_python = python in words and ("not found" in words or "No such file" in words)
+        # 127 is any shell's "command not found": it is python's fault only if
+        # nothing else (such as adb's `su`) was named as the missing command.
+        if names_python or (code == 127 and not words):
             return PytraceError(f"--target {self.name}: the target has no {python} "
                                 f"(the agent needs Python 3.6 or later there): {words}")
         return PytraceError(f"--target {self.name}: the agent did not start: "
@@ -117,13 +124,27 @@ class Transport:
         if proc is None:
             return
         self.proc_stdin_close()
+        # Read (and drop) what it still sends, so it never blocks writing to us.
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        out = proc.stdout
+        while out is not None and not out.closed:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([out], [], [], left)[0]:
+                break
+            try:
+                if not os.read(out.fileno(), 1 << 20):
+                    break
+            except BlockingIOError:
+                continue
+            except OSError:
+                break
         try:
-            proc.wait(timeout=5.0)
+            proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
+        if out is not None:
+            out.close()
 
     def proc_stdin_close(self) -> None:
         try:

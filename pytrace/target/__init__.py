@@ -32,6 +32,10 @@ class Target(ABC):
     @abstractmethod
     def path_exists(self, path: str) -> bool: ...
 
+    def prefetch(self, paths: list[str]) -> None:
+        """A hint: these files will be read next (a remote target fetches them
+        in one request)."""
+
     def cgroup_id(self, path: str) -> int:
         """The id of the cgroup directory at `path` (what bpf_get_current_cgroup_id
         returns inside it): its 8-byte file handle. OSError (with errno) on failure."""

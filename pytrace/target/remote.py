@@ -36,6 +36,7 @@ FIRST_HANDLE = 1 << 24     # host-chosen handles; real fds are far below
 READ_CHUNK = 1 << 20
 MAX_PUMP = 1 << 22         # bytes read per read_blob: bounds the memory a flood takes
 IMMUTABLE_PREFIXES = ("/sys/kernel/btf/",)
+_TRACE = bool(os.environ.get("PYTRACE_REMOTE_TRACE"))   # each request on stderr
 
 
 class RemoteError(PytraceError):
@@ -267,6 +268,10 @@ class RemoteTarget(Target):
         if self._closed:
             raise RemoteError(f"the session with {self.name} is closed")
         rid, self._next_id = self._next_id, self._next_id + 1
+        if _TRACE:
+            import sys
+            sys.stderr.write("pytrace: request {}: {}\n".format(rid, " ".join(
+                c[0] + ("(" + str(c[1][0])[:60] + ")" if c[1] else "") for c in calls)))
         self.conn.send(P.frame(P.CALL, P.encode({"id": rid, "calls": calls}), compress=True))
         self.round_trips += 1
         while rid not in self.conn.replies:
@@ -345,9 +350,13 @@ class RemoteTarget(Target):
         if path in self._dirs:
             return list(self._dirs[path])
         tracefs = self.info.get("tracefs")
-        if tracefs and path.rstrip("/") == tracefs + "/events":
-            self._load_tracefs_tree(tracefs + "/events")
-            return list(self._dirs[path.rstrip("/")])
+        events = (tracefs or "/sys/kernel/tracing") + "/events"
+        if tracefs and (path.rstrip("/") == events or
+                        os.path.dirname(path.rstrip("/")) == events):
+            self._load_tracefs_tree(events)
+            if path.rstrip("/") in self._dirs:
+                return list(self._dirs[path.rstrip("/")])
+            raise FileNotFoundError(2, "No such file or directory", path)
         names = self._call("list_dir", path)
         if self._immutable(path + "/"):
             self._dirs[path] = names
@@ -356,6 +365,8 @@ class RemoteTarget(Target):
     def _load_tracefs_tree(self, root: str) -> None:
         """The categories and events of tracefs in one request (a wildcard
         tracepoint walks them: one round trip per directory otherwise)."""
+        if root in self._dirs:
+            return
         tree = self._call("tracefs_tree", root)
         self._dirs[root] = sorted(tree["entries"])
         for cat, events in tree["categories"].items():
@@ -369,6 +380,9 @@ class RemoteTarget(Target):
             return self._exists[path]
         if path in self._files:
             return True
+        tracefs = self.info.get("tracefs")
+        if tracefs and (tracefs + "/events") in self._dirs and path.startswith(tracefs + "/"):
+            return False   # the whole tree is known: what it lacks does not exist
         if self._immutable(path) and path.endswith("/format"):
             # The caller reads it next: fetch it now instead of asking twice.
             try:
@@ -473,7 +487,7 @@ class RemoteTarget(Target):
         self._defer("detach", handle)
 
     def detach_many(self, handles):
-        self._call("detach_many", list(handles))
+        self._defer("detach_many", list(handles))
 
     # ---- events and the end ----------------------------------------------------------------
     def ring_buffer(self, map_fd):
@@ -486,10 +500,15 @@ class RemoteTarget(Target):
             self._defer("close", fd)
 
     def close_all(self, background=False):
+        """Send what is queued and close_all without waiting for the answer: the
+        agent does it, then sees its stdin close and exits (shutdown waits)."""
         if self._closed:
             return
         try:
-            self._call("close_all")
+            with self.conn.lock:
+                calls, self._queue = self._queue + [["close_all", [], {}, None]], []
+                if not self.conn.closed:
+                    self.conn.send(P.frame(P.CALL, P.encode({"id": 0, "calls": calls})))
         except RemoteError:
             pass
         finally:
@@ -497,6 +516,9 @@ class RemoteTarget(Target):
 
     def shutdown(self) -> None:
         """End the session: the agent exits when its stdin closes."""
+        if os.environ.get("PYTRACE_REMOTE_STATS") and not self._closed:
+            import sys
+            sys.stderr.write(f"pytrace: {self.round_trips} round trips to {self.name}\n")
         self._closed = True
         self.transport.stop()
 
@@ -542,8 +564,8 @@ class RemoteProcess:
         return self._fd
 
     def release(self) -> None:
+        """Sent with the next request (run_trace syncs right after attaching)."""
         self.target._defer("release", self.pid)
-        self.target.sync()
 
     def exited(self) -> bool:
         conn = self.target.conn
@@ -552,11 +574,9 @@ class RemoteProcess:
         return self.pid in conn.exited
 
     def stop(self) -> None:
-        if not self.target._closed and not self.target.conn.closed:
-            try:
-                self.target._call("stop", self.pid)
-            except RemoteError:
-                pass
+        """End it on the target if it still runs; goes with the session's last request."""
+        if not self.target._closed:
+            self.target._defer("stop", self.pid)
         self.close()
 
     def close(self) -> None:
