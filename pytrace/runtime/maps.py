@@ -46,7 +46,12 @@ def read_raw(target, fd: int, spec: MapSpec, ncpus: int) -> list[tuple[bytes, by
 def read_map(target, fd: int, spec: MapSpec, ncpus: int,
              symbols: Symbols) -> list[tuple[tuple, object]]:
     """Every entry of a user map, decoded, in kernel iteration order."""
-    raw = read_raw(target, fd, spec, ncpus)
+    return decode_map(spec, read_raw(target, fd, spec, ncpus), ncpus, symbols)
+
+
+def decode_map(spec: MapSpec, raw: list[tuple[bytes, bytes]], ncpus: int,
+               symbols: Symbols) -> list[tuple[tuple, object]]:
+    """A map's raw (key, value) pairs, decoded as read_map returns them."""
     if spec.has_bucket_key:
         return _group_histograms(spec, raw, ncpus, symbols)
     key_of, value_of = key_decoder(spec, symbols), value_decoder(spec, ncpus, symbols)
@@ -108,10 +113,17 @@ class MapAccess:
         self.sink.map(spec, self.read(name), top=top, div=div)
 
     def print_all(self) -> None:
-        """Every user map in name byte order, as bpftrace prints them at exit."""
-        for spec in sorted(self.loaded.resources.user_maps,
-                           key=lambda m: m.name.encode("utf-8", "surrogateescape")):
-            self.print(spec.name)
+        """Every user map in name byte order, as bpftrace prints them at exit;
+        all read in one Target step (one round trip to a remote target)."""
+        specs = sorted(self.loaded.resources.user_maps,
+                       key=lambda m: m.name.encode("utf-8", "surrogateescape"))
+        requests = [(self.loaded.map_fd(s.name), s.key_size, s.value_size, s.max_entries)
+                    for s in specs]
+        batches = getattr(self.target, "map_lookup_batches", None)   # test doubles lack it
+        raws = (batches(requests) if batches is not None
+                else [self.target.map_lookup_batch(*r) for r in requests])
+        for spec, raw in zip(specs, raws):
+            self.sink.map(spec, decode_map(spec, raw, self.ncpus, self.symbols))
 
     def clear(self, name: str) -> None:
         fd, spec = self._fd_spec(name)

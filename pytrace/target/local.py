@@ -10,7 +10,8 @@ from __future__ import annotations
 import atexit
 
 from pytrace.kernel import process
-from pytrace.kernel.actions import KernelActions, release_in_background  # noqa: F401
+from pytrace.kernel.actions import (  # noqa: F401 - re-exported
+    _FEATURE_PROBES, KernelActions, release_in_background)
 from pytrace.kernel.files import LocalFiles
 from pytrace.target import Target
 
