@@ -130,6 +130,17 @@ def parse_text(text: str, name: str = "stdin") -> Program:
     return parse(Source(text, name))
 
 
+def parse_runnable(source: Source) -> Program:
+    """Parse a program that is to run: one without any probe (empty, only
+    comments, only definitions) is refused, as bpftrace refuses it, rather
+    than attaching nothing and waiting forever."""
+    program = parse(source)
+    if not program.probes:
+        raise PytraceError("the program has no probes: expecting one such as "
+                           "'BEGIN { ... }'", _whole_span(source))
+    return program
+
+
 # ---- errors ------------------------------------------------------------------
 
 def _syntax_error(tables: Tables, token: Token, states: list[int],
@@ -195,6 +206,14 @@ def _lexical_error(e: LexError, source: Source) -> PytraceError:
     if char.isprintable() and not char.isspace():
         return PytraceError(f"invalid character '{char}'", start)
     return PytraceError(f"invalid character '\\x{ord(char):02x}'", start)
+
+
+def _whole_span(source: Source) -> Span | None:
+    """All of a program that has some text; None for an empty one."""
+    if not source.text.strip():
+        return None
+    lines = source.text.rstrip("\n").split("\n")
+    return Span(1, 1, len(lines), len(lines[-1]) + 1)
 
 
 def _end_span(source: Source) -> Span:

@@ -56,8 +56,8 @@ class Session:
         return self.target
 
     def parse(self):
-        from pytrace.parser import parse
-        return parse(self.program)
+        from pytrace.parser import parse_runnable
+        return parse_runnable(self.program)
 
     def compile(self, cpid: int = 0):
         from pytrace.compiler import compile_program
@@ -97,6 +97,7 @@ class Session:
         target = self.get_target()
         child = watched = loaded = None
         try:
+            target.check_privileges()
             if self.command:
                 child = target.start_command(self.command)
             elif self.pid is not None:

@@ -378,7 +378,8 @@ def release_in_background(fds: list[int]) -> None:
 
 # How each optional kernel feature is probed (once per KernelActions).
 _FEATURE_PROBES = {"uprobe_multi": bpf.uprobe_multi_supported,
-                   "perf_cookie": bpf.perf_cookie_supported}
+                   "perf_cookie": bpf.perf_cookie_supported,
+                   "map_batch": bpf.map_batch_supported}
 
 
 def _close_quietly(fd: int) -> None:

@@ -503,6 +503,23 @@ def perf_cookie_supported() -> bool:
     return True
 
 
+def map_batch_supported() -> bool:
+    """Whether maps can be read in batches (BPF_MAP_LOOKUP_BATCH, Linux 5.6+);
+    without it map reads fall back to two calls per key. An empty hash map
+    answers a batch read with "no more entries" where the command exists."""
+    try:
+        fd = map_create(MAP_HASH, 4, 4, 1, name="batch_probe")
+    except KernelError:
+        return False
+    try:
+        _lookup_batch(fd, 4, 4, 1, False)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def _link_errno(prog_fd: int, pid: int) -> int:
     try:
         link = link_create_uprobe_multi(prog_fd, "/", [0], pid=pid)

@@ -127,6 +127,16 @@ def own_capabilities() -> int:
         return 0
 
 
+def own_cap_last_cap() -> int:
+    """The highest capability this kernel knows (CAP_BPF and CAP_PERFMON exist
+    from 5.8 on); CAP_BPF when it cannot be read."""
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return CAP_BPF
+
+
 def missing_capability(needed: tuple[int, ...], caps: int) -> str | None:
     """Name the capabilities missing from `caps`, or None if all are held.
 
@@ -139,6 +149,29 @@ def missing_capability(needed: tuple[int, ...], caps: int) -> str | None:
     if not missing:
         return None
     return " and ".join(missing) + " (or CAP_SYS_ADMIN)"
+
+
+def privileges_error(caps: int, cap_last_cap: int) -> KernelPermissionError | None:
+    """The error to raise before tracing without the privileges it needs."""
+    missing = tracing_privileges_missing(caps, cap_last_cap)
+    return KernelPermissionError(missing, errno.EPERM) if missing else None
+
+
+def tracing_privileges_missing(caps: int, cap_last_cap: int) -> str | None:
+    """What a process holding `caps` lacks to trace, as one line; None if nothing.
+
+    Loading tracing programs and opening perf events needs CAP_SYS_ADMIN, or
+    CAP_BPF with CAP_PERFMON on kernels that have them (5.8+, where the highest
+    capability number, /proc/sys/kernel/cap_last_cap, reaches CAP_BPF).
+    """
+    if caps & (1 << CAP_SYS_ADMIN):
+        return None
+    if cap_last_cap >= CAP_BPF:
+        if caps & (1 << CAP_BPF) and caps & (1 << CAP_PERFMON):
+            return None
+        return ("pytrace needs root privileges, or the capabilities CAP_BPF and "
+                "CAP_PERFMON; run it as root (e.g. with sudo)")
+    return "pytrace needs root privileges (CAP_SYS_ADMIN); run it as root (e.g. with sudo)"
 
 
 def permission_error(action: str, needed: tuple[int, ...], err: int,

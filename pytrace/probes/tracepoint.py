@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 
 from pytrace.diagnostics import PytraceError
-from pytrace.kernel.tracefs import TRACEFS_ROOTS
+from pytrace.kernel.tracefs import TRACEFS_ROOTS, tracefs_unavailable
 from pytrace.probes.tracepoint_format import parse_format
 from pytrace.resources import AttachSpec
 
@@ -28,7 +28,8 @@ def _events_root(target) -> str:
     for root in TRACEFS_ROOTS:
         if target.path_exists(root + "/events"):
             return root + "/events"
-    raise PytraceError("tracefs is not mounted (looked in /sys/kernel/tracing)")
+    why = tracefs_unavailable(target)
+    raise why if isinstance(why, PytraceError) else PytraceError(str(why))
 
 
 def _has_wildcard(text: str) -> bool:

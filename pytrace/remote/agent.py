@@ -25,6 +25,7 @@ import sys
 
 from pytrace.kernel import bpf, perf, process
 from pytrace.kernel.actions import KernelActions
+from pytrace.kernel.errors import own_cap_last_cap, own_capabilities
 from pytrace.kernel.files import LocalFiles
 from pytrace.kernel.ringbuf import RingBufferReader
 from pytrace.remote import protocol as P
@@ -106,8 +107,10 @@ class Agent:
             "online_cpus": k.online_cpus(),
             "btf": k.path_exists("/sys/kernel/btf/vmlinux"),
             "features": {"uprobe_multi": k.supports("uprobe_multi"),
-                         "perf_cookie": k.supports("perf_cookie")},
+                         "perf_cookie": k.supports("perf_cookie"),
+                         "map_batch": k.supports("map_batch")},
             "pid": os.getpid(), "uid": os.geteuid(),
+            "caps": own_capabilities(), "cap_last_cap": own_cap_last_cap(),
             "python": "{}.{}.{}".format(*sys.version_info[:3]),
             "boot_wall_ns": process.boot_wall_ns(),
             "tracefs": perf.tracefs_root(),

@@ -52,7 +52,8 @@ class Target(ABC):
         """Whether the kernel has an optional feature, probed once per target.
         Known: "uprobe_multi" (many uprobes in one BPF link, Linux 6.6+; required
         with the process-wide pid filter of later kernels), "perf_cookie" (perf-event
-        links carry a cookie for bpf_get_attach_cookie, Linux 5.15+). Unknown
+        links carry a cookie for bpf_get_attach_cookie, Linux 5.15+), "map_batch"
+        (BPF_MAP_LOOKUP_BATCH, Linux 5.6+). Unknown
         features, and targets that do not probe, answer False (the portable path)."""
         return False
 
@@ -86,6 +87,11 @@ class Target(ABC):
     def sync(self) -> None:
         """Wait until every action asked for so far is done, raising the first
         failure (a remote target sends some actions without waiting)."""
+
+    def check_privileges(self) -> None:
+        """Raise KernelPermissionError, with one line naming what is needed, when
+        this target's process may not trace. Targets that cannot tell do nothing:
+        the first refused action then says what it lacks."""
 
     # ---- bpf(2): maps ----------------------------------------------------
     @abstractmethod

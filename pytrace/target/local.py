@@ -10,8 +10,8 @@ from __future__ import annotations
 import atexit
 
 from pytrace.kernel import process
-from pytrace.kernel.actions import (  # noqa: F401 - re-exported
-    _FEATURE_PROBES, KernelActions, release_in_background)
+from pytrace.kernel.actions import KernelActions, release_in_background  # noqa: F401
+from pytrace.kernel.errors import own_cap_last_cap, own_capabilities, privileges_error
 from pytrace.kernel.files import LocalFiles
 from pytrace.target import Target
 
@@ -20,6 +20,11 @@ class LocalTarget(LocalFiles, KernelActions, Target):
     def __init__(self):
         KernelActions.__init__(self)
         atexit.register(self.close_all)
+
+    def check_privileges(self):
+        error = privileges_error(own_capabilities(), own_cap_last_cap())
+        if error:
+            raise error
 
     @property
     def machine(self):

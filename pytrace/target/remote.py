@@ -342,6 +342,13 @@ class RemoteTarget(Target):
     def supports(self, feature):
         return bool(self.info.get("features", {}).get(feature, False))
 
+    def check_privileges(self):
+        if "caps" not in self.info:
+            return   # an agent that does not say: its first refused action will
+        error = E.privileges_error(self.info["caps"], self.info["cap_last_cap"])
+        if error:
+            raise error
+
     def _immutable(self, path: str) -> bool:
         tracefs = self.info.get("tracefs") or "/sys/kernel/tracing"
         return path.startswith(IMMUTABLE_PREFIXES) or path.startswith(tracefs + "/events/")

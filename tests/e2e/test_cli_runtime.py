@@ -83,6 +83,14 @@ def test_malformed_targets_are_refused_cleanly(capfd):
         assert stderr == f"ERROR: {message}\n"
 
 
+def test_an_unreachable_remote_target_is_one_clean_line(capfd):
+    code = main(["--target", "ssh://no-such-host.invalid", "-e", "BEGIN { exit(); }"])
+    stdout, stderr = capfd.readouterr()
+    assert code == 1 and stdout == ""
+    assert stderr.startswith("ERROR: --target ssh://no-such-host.invalid: ")
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
+
+
 def test_a_missing_command_is_an_error_not_a_hang(capfd):
     code = main(["-c", "/nonexistent/cmd", "-e", "BEGIN { exit(); }"])
     _, stderr = capfd.readouterr()
