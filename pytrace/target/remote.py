@@ -239,6 +239,7 @@ class RemoteTarget(Target):
         self._closed = False
         self._info: dict | None = None
         self._cache: FactCache | None = None
+        self._check_privileges = False
         try:
             self.conn.send(program)
         except RemoteError:   # it ended before reading the agent: say why
@@ -269,6 +270,8 @@ class RemoteTarget(Target):
             sys.stderr.write(f"pytrace: {time.monotonic():.3f} hello from {self.name}\n")
         self._info = info
         self._check_hello()
+        if self._check_privileges:
+            self._privileges_check()
         self._cache = FactCache(bundle.cache_dir(), info.get("release", ""))
         tracefs = info.get("tracefs")
         if tracefs:
@@ -343,9 +346,16 @@ class RemoteTarget(Target):
         return bool(self.info.get("features", {}).get(feature, False))
 
     def check_privileges(self):
-        if "caps" not in self.info:
+        """Checked when the HELLO arrives (it brings the agent's capabilities),
+        so waiting for it does not stop the host compiling meanwhile."""
+        self._check_privileges = True
+        if self._info is not None:
+            self._privileges_check()
+
+    def _privileges_check(self):
+        if "caps" not in self._info:
             return   # an agent that does not say: its first refused action will
-        error = E.privileges_error(self.info["caps"], self.info["cap_last_cap"])
+        error = E.privileges_error(self._info["caps"], self._info["cap_last_cap"])
         if error:
             raise error
 
