@@ -110,8 +110,10 @@ class Transport:
         words = self._last_words(wait=5.0)
         code = self.proc.returncode if self.proc else None
         python = os.environ.get("PYTRACE_REMOTE_PYTHON", "python3")
-        if code == 127 or (python in words and ("not found" in words
-                                                or "No such file" in words)):
+        names_python = python in words and ("not found" in words or "No such file" in words)
+        # 127 is any shell's "command not found": it is python's fault only if
+        # nothing else (such as adb's `su`) was named as the missing command.
+        if names_python or (code == 127 and not words):
             return PytraceError(f"--target {self.name}: the target has no {python} "
                                 f"(the agent needs Python 3.6 or later there): {words}")
         return PytraceError(f"--target {self.name}: the agent did not start: "
