@@ -269,6 +269,9 @@ class RemoteTarget(Target):
             import time
             sys.stderr.write(f"pytrace: {time.monotonic():.3f} hello from {self.name}\n")
         self._info = info
+        # From now on what runs on the target (system(), -c) keeps its stderr;
+        # before, the transport's words were kept for the error (start_failure).
+        self.transport.forward_stderr = True
         self._check_hello()
         if self._check_privileges:
             self._privileges_check()
