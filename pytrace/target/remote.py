@@ -230,6 +230,7 @@ class RemoteTarget(Target):
         self.transport = transport
         self.conn = Connection(transport)
         self.round_trips = 0
+        self.fetched_bytes = 0                     # file contents that came over the wire
         self._next_id = 1
         self._next_handle = FIRST_HANDLE
         self._queue: list[list] = []
@@ -379,6 +380,7 @@ class RemoteTarget(Target):
                 reply = self._call("read_file", path, max_bytes, None)
         if "data" in reply:
             data = reply["data"]
+            self.fetched_bytes += len(data)
             if "hash" in reply and not path.startswith("/proc/"):
                 self._cache.put(path, reply["hash"], data)
         if max_bytes is None and self._immutable(path):
@@ -393,6 +395,7 @@ class RemoteTarget(Target):
         for path, got in zip(wanted, self._call("read_files", wanted)):
             if "data" in got:
                 self._files[path] = got["data"]
+                self.fetched_bytes += len(got["data"])
                 self._exists[path] = True
             else:
                 self._exists[path] = False
@@ -580,7 +583,8 @@ class RemoteTarget(Target):
         is about to exit; the agent finishes its slow closes on its own)."""
         if os.environ.get("PYTRACE_REMOTE_STATS") and not self._closed:
             import sys
-            sys.stderr.write(f"pytrace: {self.round_trips} round trips to {self.name}\n")
+            sys.stderr.write(f"pytrace: {self.round_trips} round trips to {self.name}, "
+                             f"{self.fetched_bytes} bytes of files fetched\n")
         self._closed = True
         if wait:
             self.transport.stop()
