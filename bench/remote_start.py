@@ -52,7 +52,7 @@ def targets() -> dict[str, list[str]]:
         "local": [],
         "exec: (loopback)": ["--target", "exec:"],
         f"exec: +{2 * DELAY_MS} ms RTT": [
-            "--target", f"exec:{py} {RELAY} --delay-ms {DELAY_MS} --"],
+            "--target", f"exec:{py} -S {RELAY} --delay-ms {DELAY_MS} --"],
     }
 
 

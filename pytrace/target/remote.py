@@ -250,6 +250,11 @@ class RemoteTarget(Target):
         # meanwhile the host parses and compiles while the agent starts.
 
     @property
+    def connecting(self) -> bool:
+        """True until the agent's HELLO has arrived."""
+        return self._info is None and not self._closed
+
+    @property
     def info(self) -> dict:
         """The agent's HELLO: kernel release, machine, CPUs, BTF, features..."""
         if self._info is None:
@@ -350,11 +355,10 @@ class RemoteTarget(Target):
         return bool(self.info.get("features", {}).get(feature, False))
 
     def check_privileges(self):
-        """Checked when the HELLO arrives (it brings the agent's capabilities),
-        so waiting for it does not stop the host compiling meanwhile."""
+        """From the HELLO (it brings the agent's capabilities): before anything
+        is compiled, as on this machine."""
         self._check_privileges = True
-        if self._info is not None:
-            self._privileges_check()
+        self.info
 
     def _privileges_check(self):
         if "caps" not in self._info:
