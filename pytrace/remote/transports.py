@@ -46,9 +46,11 @@ class Transport:
 
     def agent_argv(self, bootstrap: str) -> list[str]:
         python = os.environ.get("PYTRACE_REMOTE_PYTHON", "python3")
+        # -S: no site-packages (the agent needs the stdlib only): ~50 ms less
+        # start-up on a Python with many packages, and nothing of them runs.
         if self.shell_command:
-            return [f"{shlex.quote(python)} -c {shlex.quote(bootstrap)}"]
-        return [python, "-c", bootstrap]
+            return [f"{shlex.quote(python)} -S -c {shlex.quote(bootstrap)}"]
+        return [python, "-S", "-c", bootstrap]
 
     def command(self, bootstrap: str) -> list[str]:
         return self.argv + self.agent_argv(bootstrap)
@@ -181,7 +183,7 @@ class LoopbackTransport(Transport):
 
     def agent_argv(self, bootstrap: str) -> list[str]:
         python = os.environ.get("PYTRACE_REMOTE_PYTHON") or sys.executable
-        return [python, "-c", bootstrap]
+        return [python, "-S", "-c", bootstrap]
 
 
 def ssh_transport(spec: str) -> Transport:

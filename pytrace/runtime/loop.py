@@ -137,6 +137,7 @@ def run_trace(target, loaded: LoadedObject, sink, symbols: Symbols,
         if end is not None:
             target.prog_test_run(end.fd)
         loop.drain(stop_at_exit=False)
+        maps.read_for_exit()   # the maps and the lost count at once
         loop.report_lost()
         _separator(sink, options)
         maps.print_all()

@@ -119,6 +119,12 @@ class Target(ABC):
         """Every (key, value) of the map, through BPF_MAP_LOOKUP[_AND_DELETE]_BATCH
         where the kernel has it, key-by-key otherwise."""
 
+    def map_lookup_batches(self, requests: list[tuple]) -> list[list[tuple[bytes, bytes]]]:
+        """map_lookup_batch for several maps, each request its (fd, key_size,
+        value_size, max_entries) arguments: what exit reads, in one request to a
+        remote target."""
+        return [self.map_lookup_batch(*request) for request in requests]
+
     @abstractmethod
     def map_delete_batch(self, fd: int, keys: list[bytes], key_size: int) -> int: ...
 
