@@ -29,7 +29,7 @@ SHORT_FLAGS = {"l": "listing", "v": "verbose", "q": "quiet", "k": "helper_errors
                "h": "help", "V": "version"}
 # Long flags: name -> (Options field, takes a value).
 LONG = {"help": ("help", False), "version": ("version", False), "info": ("info", False),
-        "unsafe": ("unsafe", False), "target": ("target", True),
+        "unsafe": ("unsafe", False), "target": ("target", True), "tools": ("tools", False),
         "include": ("include_files", True)}
 
 
@@ -58,6 +58,8 @@ class Options:
     help: bool = False
     version: bool = False
     info: bool = False
+    tools: bool = False                 # --tools: list scripts/*.bt
+    tool: str | None = None             # the script path when FILENAME named a tool
     include_dirs: list[str] = field(default_factory=list)   # -I DIR, repeatable
     include_files: list[str] = field(default_factory=list)  # --include FILE, repeatable
     args: list[str] = field(default_factory=list)
@@ -172,6 +174,7 @@ def parse_pid(text: str) -> int:
 HELP = """\
 USAGE:
     pytrace [options] filename [ARGS ...]
+    pytrace [options] TOOL [ARGS ...]       (a standard tool by name: see --tools)
     pytrace [options] - <program on standard input>
     pytrace [options] -e 'program' [ARGS ...]
     pytrace -l [search]
@@ -195,6 +198,7 @@ OPTIONS:
     --target WHERE the machine to trace: local (the default), ssh://[user@]host[:port],
                    adb[:serial], or exec:COMMAND (a command reaching the target's python3)
     --info         what this kernel offers: BPF helpers, features, map, program and probe types
+    --tools        list the standard tools, one line each (run one as: pytrace NAME [ARGS])
     -h, --help     this help
     -V, --version  pytrace's version, with the LLVM and the kernel it runs with
 
@@ -211,6 +215,8 @@ ENVIRONMENT:
     PYTRACE_DEBUG           [default: unset] set: an internal error shows its Python traceback
     PYTRACE_REMOTE_PYTHON   [default: python3] the Python that runs the agent on a --target
     PYTRACE_SSH_OPTS        [default: none] more options for ssh with --target ssh://
+    PYTRACE_REMOTE_STATS    [default: unset] set: a remote run reports its round trips
+    PYTRACE_REMOTE_TRACE    [default: unset] set: each request to a remote agent on stderr
 
 EXAMPLES:
 pytrace -l 'tracepoint:syscalls:*open*'

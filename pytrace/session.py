@@ -113,6 +113,8 @@ class Session:
         target = self.get_target()
         child = watched = loaded = None
         try:
+            if getattr(target, "connecting", False):
+                _import_compiler()   # while the remote agent starts
             target.check_privileges()
             if self.command:
                 child = target.start_command(self.command)
@@ -243,6 +245,16 @@ def _isatty(stream) -> bool:
         return os.isatty(stream.fileno())
     except (OSError, ValueError, io.UnsupportedOperation):
         return False
+
+
+def _import_compiler() -> None:
+    """Load the compiler and LLVM now (~35 ms): a remote agent is starting
+    meanwhile. A failure here is reported where the compiler is used."""
+    try:
+        from pytrace.codegen.module import _target_machine
+        _target_machine()
+    except Exception:  # noqa: BLE001 - see the docstring
+        pass
 
 
 def _env_count(name: str) -> int:

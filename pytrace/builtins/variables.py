@@ -40,9 +40,9 @@ def _gid(fn, e):
 
 
 def _comm(fn, e):
-    # The helper writes all 16 bytes (NUL padded), even on failure.
+    # All 16 bytes are defined: current_comm zeroes them before the copy.
     buf = fn.alloc(16, "comm")
-    fn.h.get_current_comm(buf, 16)
+    fn.current_comm(buf, 16)
     return buf
 
 

@@ -29,7 +29,27 @@ def _with_positionals(ap: ast.AttachPoint, params: list[str]) -> ast.AttachPoint
                                span=ap.span)
 
 
+def prefetch_facts(state: CompileState) -> None:
+    """Tell the target every fact the providers will read (tracepoint formats),
+    so a remote one fetches them in one request instead of one per probe."""
+    from pytrace.diagnostics import PytraceError
+    paths: list[str] = []
+    for probe in state.program.probes:
+        for ap in probe.attach_points:
+            try:
+                provider = get_provider(ap.provider, ap.span)
+                needed = getattr(provider, "facts_needed", None)
+                if needed is not None:
+                    paths.extend(needed(_with_positionals(ap, state.params), state.target))
+            except PytraceError:
+                pass   # reported in order by the expansion below
+    prefetch = getattr(state.target, "prefetch", None)   # test doubles lack it
+    if paths and prefetch is not None:
+        prefetch(paths)
+
+
 def expand_probes(state: CompileState) -> None:
+    prefetch_facts(state)
     skipped: list[NothingMatched] = []
     for index, probe in enumerate(state.program.probes):
         groups: list[tuple[object, list]] = []

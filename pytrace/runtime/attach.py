@@ -21,8 +21,10 @@ class Attachments:
         self.handles: list[int] = []
         self.watchpoints: dict[int, list] = {}  # address -> handles, for unwatch()
 
-    def attach_all(self, loaded: LoadedObject, options: dict) -> int:
-        """Attach every non-BEGIN/END program; returns how many points attached."""
+    def attach_all(self, loaded: LoadedObject, options: dict, sync: bool = True) -> int:
+        """Attach every non-BEGIN/END program; returns how many points attached.
+        sync=False: the caller calls target.sync() itself (a remote target then
+        sends the attaches together with what the caller adds, in one request)."""
         count = 0
         for prog in loaded.programs:
             # A provider with attach_program attaches all of a program's points at
@@ -43,8 +45,9 @@ class Attachments:
                     self.watchpoints.setdefault(spec.options["addr"], []).extend(
                         self.handles[before:])
                 count += 1
-        # A remote target sends attaches without waiting: their errors come here.
-        self.target.sync()
+        if sync:
+            # A remote target sends attaches without waiting: their errors come here.
+            self.target.sync()
         return count
 
     @staticmethod
