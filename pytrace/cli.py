@@ -75,7 +75,8 @@ def run_cli(argv: list[str]) -> int:
         from pytrace.session import Session, run_from_cli
         if opts.debug == ["ast"]:
             from pytrace.ast_dump import dump_ast
-            sys.stdout.write(dump_ast(Session(source).parse()))
+            sys.stdout.write(dump_ast(Session(source, include_dirs=opts.include_dirs,
+                                              include_files=opts.include_files).parse()))
             return 0
         return run_from_cli(opts, source, params)
     except PytraceError as e:
