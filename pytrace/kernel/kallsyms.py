@@ -20,9 +20,15 @@ from pytrace.kernel import wildcard
 
 KALLSYMS_PATH = "/proc/kallsyms"
 FUNCTION_TYPES = frozenset("tTwW")
+# Text symbols that are no functions to probe: the padding and CFI stubs before
+# each function (__pfx_vfs_read) and static-call trampolines; a wildcard such as
+# `*vfs_read` must not match them.
+NOT_PROBE_SITES = (b"__pfx_", b"__cfi_", b"__SCT__")
 
 # address, type letter, name, optional "\t[module]"; unanchored (no re.M) for speed.
 _LINE = re.compile(rb"([0-9a-fA-F]+) (\w) ([^\t\n ]+)(?:\t\[([^\]\n]+)\])?[ \t]*(?:\n|$)")
+
+_FIRST_TEXT = re.compile(rb"(?:^|\n)([0-9a-fA-F]+) [tT] ")
 
 
 class KallsymsError(Exception):
@@ -92,8 +98,10 @@ class Kallsyms:
         return [self._symbol(a, r) for a, r in zip(self._addresses, rows)]
 
     def addresses_hidden(self) -> bool:
-        """True when kptr_restrict shows every address as 0 (not root)."""
-        m = _LINE.search(self._text)
+        """True when kptr_restrict shows every address as 0 (not root). Judged
+        by a function's address: per-CPU symbols (type A) are at 0 anyway, and
+        some kernels (Debian's 6.1) list them first."""
+        m = _FIRST_TEXT.search(self._text)
         return m is not None and int(m.group(1), 16) == 0
 
     def resolve(self, address: int) -> Resolved | None:
@@ -160,7 +168,7 @@ class Kallsyms:
         out = []
         for row in _LINE.findall(self._text):
             a, t, n, m = row
-            if n in seen or t.decode() not in FUNCTION_TYPES:
+            if n in seen or t.decode() not in FUNCTION_TYPES or n.startswith(NOT_PROBE_SITES):
                 continue
             if module is not None and m.decode() != module:
                 continue

@@ -100,6 +100,25 @@ def test_hidden_addresses_are_a_clear_error():
         ks.resolve(0xFFFFFFFF81000000)
 
 
+def test_per_cpu_symbols_at_zero_do_not_read_as_hidden_addresses():
+    # Debian's 6.1 lists per-CPU symbols (type A, at 0) before the kernel's text.
+    ks = Kallsyms(b"0000000000000000 A fixed_percpu_data\n"
+                  b"0000000000001000 A cpu_debug_store\n"
+                  b"ffffffff81000000 T _stext\n"
+                  b"ffffffff81000100 T vfs_open\n")
+    assert not ks.addresses_hidden()
+    assert ks.symbolize(0xFFFFFFFF81000101, with_offset=False) == "vfs_open"
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to see addresses")
 def test_running_as_root_sees_addresses(kallsyms):
     assert not kallsyms.addresses_hidden()
+
+
+def test_a_leading_wildcard_skips_the_padding_stubs_before_functions(kallsyms):
+    # 6.x kernels put __pfx_NAME (and with CFI __cfi_NAME) before each function:
+    # text symbols, but no function a kprobe can be put on.
+    stubs = {p[2] for p in raw_lines() if p[2] == "__pfx_vfs_read"}
+    if not stubs:
+        pytest.skip("this kernel has no __pfx_ padding symbols")
+    assert [f.name for f in kallsyms.functions("*vfs_read")] == ["vfs_read"]
