@@ -1,7 +1,10 @@
 """kprobe/kretprobe:[MODULE:]FUNCTION[+OFFSET]: dynamic probes on kernel functions.
 
 Wildcards expand over the function symbols of /proc/kallsyms (optionally of
-one module); every match attaches the same program. The program reads its
+one module) that ftrace also lists in available_filter_functions when the
+kernel lets it be read, as bpftrace's do (kallsyms holds functions no kprobe
+can be put on: `notrace` ones, inlined-only ones); every match attaches the
+same program. The program reads its
 arguments from `struct pt_regs` (pytrace.builtins.probe_args). A kernel built
 without CONFIG_KPROBES still loads and verifies kprobe programs; attaching
 then fails with the kernel layer's "this kernel has no kprobes" error.
@@ -11,7 +14,9 @@ from __future__ import annotations
 
 from pytrace.diagnostics import PytraceError
 from pytrace.kernel import wildcard
+from pytrace.kernel.errors import KernelError
 from pytrace.kernel.kallsyms import Kallsyms
+from pytrace.kernel.tracefs import TracefsError, tracefs_root
 from pytrace.probes import NothingMatched
 from pytrace.resources import AttachSpec
 
@@ -51,6 +56,9 @@ class KprobeProvider:
                    if module_rx is None or module_rx(s.module)]
         # Compiler-made clones (foo.cold, foo.isra.0) are not probe targets.
         matches = [s for s in matches if "." not in s.name]
+        traceable = ftrace_functions(target)
+        if traceable:
+            matches = [s for s in matches if s.name in traceable]
         if not matches:
             if wildcard.has_wildcard(func):
                 raise NothingMatched(f"No kernel functions matched {ap.raw}", ap.span)
@@ -71,6 +79,17 @@ class KprobeProvider:
     def attach(self, target, prog_fd, spec, options):
         return target.attach_kprobe(prog_fd, spec.func, spec.offset, retprobe=self.is_return,
                                     cookie=spec.options.get("probe_id", 0))
+
+
+def ftrace_functions(target) -> set[str] | None:
+    """The function names of available_filter_functions, or None when the
+    kernel does not let it be read (no ftrace; locked down, as here)."""
+    try:
+        text = target.read_file(f"{tracefs_root(target)}/available_filter_functions")
+    except (OSError, TracefsError, KernelError):
+        return None
+    return {line.split(None, 1)[0] for line in text.decode(errors="replace").splitlines()
+            if line.strip()}
 
 
 PROVIDERS = [KprobeProvider("kprobe", ("k",), False),
