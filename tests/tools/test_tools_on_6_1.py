@@ -87,8 +87,8 @@ def guest(vm, command: str, stdin: bytes = b"", check: bool = True) -> str:
 
 @pytest.fixture(scope="module")
 def vm(qemu_guest):
-    """The guest with the workloads in /tmp/pt-tools and a swap device on a loop
-    device (the VM is shared by the session: everything is undone afterwards)."""
+    """The guest with the workloads in /tmp/pt-tools (the VM is shared by the
+    session: what the tests set up there is undone afterwards)."""
     guest(qemu_guest, f"mkdir -p {WORK}")
     for name, text in [("swap.sh", SWAP_WORKLOAD), ("swap.py", SWAP_PY), ("vfs.py", VFS_PY),
                        ("synbl.py", SYNBL_PY), ("xfs.py", XFS_PY)]:
