@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 
 import pytest
 
@@ -18,10 +19,14 @@ from pytrace import builtins
 from pytrace.diagnostics import PytraceError, Source
 from pytrace.parser import parse
 from pytrace.probes import all_providers
+from pytrace.cli_options import LONG, SHORT_FLAGS, SHORT_VALUES
 from pytrace.session import Session
+from tests.cli.test_docs import variables_the_code_reads
 from tests.docs.markdown import code_blocks, code_spans, page, section, table_rows
 
 REFERENCE = page("reference.md")
+COMMAND_LINE = section(REFERENCE, "## Command line")
+OPTION_EXAMPLES, ENVIRONMENT_EXAMPLES = code_blocks(COMMAND_LINE, "sh")[:2]
 PROBES = section(REFERENCE, "## Probes")
 OPERATORS = section(REFERENCE, "### Operators")
 VARIABLES = section(REFERENCE, "### Builtin variables")
@@ -116,6 +121,38 @@ def test_every_example_program_compiles(program):
     # Parameters for the `$1`/`$#` examples; a -c pid for `cpid` and watchpoints;
     # --unsafe for system(), signal() and override().
     session = Session(program, params=["hello", "2"], unsafe=True)
+    try:
+        session.compile(cpid=os.getpid())
+    except PytraceError as e:
+        pytest.fail(e.render(session.program))
+
+
+@pytest.mark.parametrize("flag", [f"-{c}" for c in {**SHORT_VALUES, **SHORT_FLAGS}]
+                         + [f"--{name}" for name in LONG])
+def test_every_flag_has_an_example_command(flag):
+    assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", OPTION_EXAMPLES), \
+        f"no example of {flag} under ## Command line"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in variables_the_code_reads()
+                                        if not n.startswith("PYTRACE_TEST_")))
+def test_every_environment_variable_has_an_example_command(name):
+    # (PYTRACE_TEST_* are hooks for pytrace's own tests, not for users.)
+    assert re.search(rf"^{name}=", ENVIRONMENT_EXAMPLES, re.M), f"no example sets {name}"
+
+
+def command_programs() -> list[list[str]]:
+    """The words of each example command that has an `-e PROGRAM`."""
+    commands = [shlex.split(line, comments=True)
+                for line in (OPTION_EXAMPLES + ENVIRONMENT_EXAMPLES).splitlines()]
+    return [words for words in commands if "-e" in words]
+
+
+@pytest.mark.parametrize("words", command_programs(), ids=" ".join)
+def test_every_example_command_compiles(words):
+    program = words[words.index("-e") + 1]
+    includes = [words[i + 1] for i, w in enumerate(words) if w == "--include"]
+    session = Session(program, include_files=includes, unsafe=True)
     try:
         session.compile(cpid=os.getpid())
     except PytraceError as e:
