@@ -114,6 +114,8 @@ class Agent:
             "python": "{}.{}.{}".format(*sys.version_info[:3]),
             "boot_wall_ns": process.boot_wall_ns(),
             "tracefs": perf.tracefs_root(),
+            # strerror() texts of this C library (strerror(), -k), for errnos 1..133.
+            "errnos": {n: os.strerror(n) for n in range(1, 134)},
         }
         self.send(P.HELLO, P.encode(info))
 
