@@ -325,6 +325,9 @@ def main(config=None):
     except P.ProtocolError as e:
         sys.stderr.write("pytrace agent: {}\n".format(e))
         code = 2
+    except Exception as e:   # noqa: BLE001 - one line for the host, not a traceback
+        sys.stderr.write("pytrace agent: internal error: {}: {}\n".format(type(e).__name__, e))
+        code = 2
     finally:
         agent.shutdown()
     os._exit(code)

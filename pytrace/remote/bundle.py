@@ -30,7 +30,9 @@ AGENT_MODULES = (
 PACKAGES = ("pytrace", "pytrace.kernel", "pytrace.remote")
 
 BOOTSTRAP = (
-    "import os,zlib\n"
+    "import os,sys,zlib\n"
+    "if sys.version_info<(3,6):os.write(2,b'pytrace: the agent needs Python 3.6 or later\\n');"
+    "os._exit(4)\n"
     "def r(n):\n"
     " b=b''\n"
     " while len(b)<n:\n"
