@@ -86,7 +86,15 @@ def sources_hash(sources: dict[str, str]) -> str:
 
 
 class _StripAnnotations(ast.NodeTransformer):
-    """Annotations are the only 3.7+ syntax the agent's modules use."""
+    """Annotations are the only 3.7+ syntax the agent's modules use. Docstrings
+    go too: a smaller bundle compiles faster on the target."""
+
+    def generic_visit(self, node):
+        node = super().generic_visit(node)
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and _is_docstring(body[0]):
+            node.body = body[1:] or [ast.Pass()]
+        return node
 
     def visit_ImportFrom(self, node):
         if node.module == "__future__":
@@ -103,8 +111,7 @@ class _StripAnnotations(ast.NodeTransformer):
     def visit_FunctionDef(self, node):
         self._strip_args(node.args)
         node.returns = None
-        self.generic_visit(node)
-        return node
+        return self.generic_visit(node)
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
@@ -112,6 +119,11 @@ class _StripAnnotations(ast.NodeTransformer):
         if node.value is None:
             return ast.Pass()
         return ast.copy_location(ast.Assign(targets=[node.target], value=node.value), node)
+
+
+def _is_docstring(node) -> bool:
+    return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str))
 
 
 def py36_source(source: str) -> str:
