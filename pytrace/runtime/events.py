@@ -257,6 +257,13 @@ class EventHandler:
         from pytrace.output.printf import format_printf
         self.warn("WARNING: " + format_printf(action.fmt or "", self.typed_args(action, payload)))
 
+    def _errno_text(self, errno: int) -> str:
+        """strerror() of the target (a remote target's C library may word it otherwise)."""
+        try:
+            return self.target.errno_text(errno)
+        except (AttributeError, NotImplementedError):   # a test double
+            return os.strerror(errno)
+
     def on_helper_error(self, action, payload):
         """-k: a helper failed at run time; options name the helper and the span."""
         import os
@@ -267,7 +274,7 @@ class EventHandler:
         if isinstance(retcode, int) and retcode >= 1 << 63:
             retcode -= 1 << 64
         helper, span = action.options.get("helper", "unknown"), action.options.get("span")
-        msg = f"Failed to {helper}: {os.strerror(-retcode)} ({retcode})"
+        msg = f"Failed to {helper}: {self._errno_text(-retcode)} ({retcode})"
         rendered = PytraceWarning(msg, span).render(self.source)
         self.sink.helper_error(helper, retcode, span.line if span else 0,
                                span.col if span else 0, rendered)

@@ -36,6 +36,14 @@ class TargetSymbols:
                 self._boot_wall_ns = local_boot_wall_ns()
         return self._boot_wall_ns
 
+    def errno_text(self, errno: int) -> str:
+        """strerror() as the target's C library words it."""
+        try:
+            return self.target.errno_text(errno)
+        except (AttributeError, NotImplementedError):   # a test double
+            import os
+            return os.strerror(errno)
+
     # ---- kernel ----------------------------------------------------------------------
     def kallsyms(self):
         if self._kallsyms is None:
