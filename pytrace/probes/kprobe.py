@@ -14,6 +14,11 @@ from pytrace.kernel import wildcard
 from pytrace.kernel.kallsyms import Kallsyms
 from pytrace.resources import AttachSpec
 
+# A kretprobe on these can deadlock the machine (the return trampoline takes the
+# lock they implement); bpftrace 0.17 refuses them, and so do we, at compile time.
+LOCKUP_KRETPROBES = frozenset({"_raw_spin_lock", "_raw_spin_lock_irqsave",
+                               "_raw_spin_unlock_irqrestore", "queued_spin_lock_slowpath"})
+
 
 class KprobeProvider:
     ctx_kind = "pt_regs"
@@ -24,6 +29,15 @@ class KprobeProvider:
         self.name, self.aliases, self.is_return = name, aliases, retprobe
 
     def expand(self, ap, target) -> list[AttachSpec]:
+        specs = self._expand(ap, target)
+        if self.is_return:
+            for spec in specs:
+                if spec.func in LOCKUP_KRETPROBES:
+                    raise PytraceError(f"kretprobe:{spec.func} can't be used as it might "
+                                       "lock up your system.", ap.span)
+        return specs
+
+    def _expand(self, ap, target) -> list[AttachSpec]:
         if len(ap.parts) == 2:
             module, func = ap.parts
         elif len(ap.parts) == 1:

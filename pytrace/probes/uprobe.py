@@ -96,9 +96,13 @@ class UprobeProvider:
             # An absolute address in the binary (a virtual address, as nm shows it).
             addr = int(func, 0)
             try:
+                # Like bpftrace: an address must lie inside a function the binary names.
+                if elf.symbolize_vaddr(addr + offset) is None:
+                    raise SymbolError("no function there")
                 file_offset = elf.file_offset(addr + offset)
-            except SymbolError as e:
-                raise PytraceError(f"{ap.raw}: {e}", ap.span) from None
+            except SymbolError:
+                raise PytraceError(f"Could not resolve address: {shown}:{func}",
+                                   ap.span) from None
             return [AttachSpec(self.name, f"{self.name}:{shown}:{func}", path, func,
                                file_offset)]
         if wildcard.has_wildcard(func):
@@ -119,6 +123,10 @@ class UprobeProvider:
             if found and not offset:
                 return [AttachSpec(self.name, f"{self.name}:{shown}:{d}", path, d,
                                    elf.file_offset(s.address)) for d, s in found]
+        sym = elf.lookup(func)
+        if sym is not None and offset and sym.size and offset >= sym.size:
+            raise PytraceError(f"Offset outside the function bounds ('{func}' size is "
+                               f"{sym.size})", ap.span)
         try:
             file_offset = elf.uprobe_offset(func, offset)
         except SymbolError as e:

@@ -1,0 +1,59 @@
+"""Probes bpftrace 0.17 refuses, refused in its words before anything is loaded.
+
+kprobes cannot attach on this machine, but these refusals come from the
+compiler: `-d ir` shows them, and nothing reaches the kernel.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytrace.cli import main
+
+pytestmark = pytest.mark.kernel
+
+
+def first_error(argv: list[str], capfd) -> str:
+    assert main(argv) == 1
+    err = capfd.readouterr().err
+    return err.splitlines()[0]
+
+
+@pytest.mark.parametrize("func", ["_raw_spin_lock", "_raw_spin_lock_irqsave",
+                                  "_raw_spin_unlock_irqrestore", "queued_spin_lock_slowpath"])
+def test_kretprobes_that_could_lock_up_the_kernel_are_refused(func, capfd):
+    point = f"kretprobe:{func}"
+    assert first_error(["-d", "ir", "-e", f"{point} {{ @ = count(); }}"], capfd) == \
+        f"stdin:1:1-{len(point) + 1}: ERROR: {point} can't be used as it might lock up your system."
+
+
+def test_a_wildcard_reaching_a_lockup_function_is_refused(capfd):
+    assert first_error(["-d", "ir", "-e", "kr:_raw_spin_lock_irq* { }"], capfd).endswith(
+        "ERROR: kretprobe:_raw_spin_lock_irqsave can't be used as it might lock up your system.")
+
+
+def test_a_kprobe_on_the_same_function_is_allowed(capfd):
+    assert main(["-d", "ir", "-e", "kprobe:_raw_spin_lock { @ = count(); }"]) == 0
+
+
+def test_uprobe_offset_past_the_function_end(capfd):
+    from pytrace.kernel.elf_symbols import ElfSymbols
+    from pytrace.target.local import LocalTarget
+    size = ElfSymbols.load(LocalTarget(), "/bin/bash").lookup("readline").size
+    assert first_error(["-d", "ir", "-e", f"uprobe:/bin/bash:readline+{size} {{ }}"],
+                       capfd).endswith(
+        f"ERROR: Offset outside the function bounds ('readline' size is {size})")
+
+
+@pytest.mark.parametrize("address", ["0x1", "0xffffffffff"])
+def test_uprobe_address_in_no_function(address, capfd):
+    assert first_error(["-d", "ir", "-e", f"uprobe:/bin/bash:{address} {{ }}"], capfd) == \
+        f"stdin:1:1-{len(address) + 18}: ERROR: Could not resolve address: /bin/bash:{address}"
+
+
+@pytest.mark.parametrize("point, words", [("interval:1", "interval probe type requires 2 arguments"),
+                                          ("profile:hz", "profile probe type requires 2 arguments"),
+                                          ("i:xyz", "interval probe type requires 2 arguments")])
+def test_a_timer_without_unit_and_rate(point, words, capfd):
+    assert first_error(["-d", "ir", "-e", f"{point} {{ }}"], capfd) == \
+        f"stdin:1:1-{len(point) + 1}: ERROR: {words}"
