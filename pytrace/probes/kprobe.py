@@ -24,6 +24,8 @@ class KprobeProvider:
     ctx_kind = "pt_regs"
     user = False
     prog_type = "kprobe"
+    # Kprobes on one address run newest first: attached last to first (runtime.attach).
+    runs_newest_first = True
 
     def __init__(self, name: str, aliases: tuple[str, ...], retprobe: bool):
         self.name, self.aliases, self.is_return = name, aliases, retprobe

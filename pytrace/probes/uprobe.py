@@ -72,6 +72,8 @@ class UprobeProvider:
     ctx_kind = "pt_regs"
     user = True
     prog_type = "uprobe"
+    # A uprobe's consumers run newest first: attached last to first (runtime.attach).
+    runs_newest_first = True
     expands_for_pid = True  # with -p, names resolve inside that process
 
     def __init__(self, name: str, aliases: tuple[str, ...], retprobe: bool):
