@@ -69,7 +69,17 @@ class TargetSymbols:
         r = sym.resolve(addr) if sym is not None else None
         if r is None:
             return V.Frame(addr)
-        return V.Frame(addr, r[0], r[1], r[2])  # r[2]: the mapped file, for perf mode
+        # r[2]: the mapped file, for perf mode
+        return V.Frame(addr, self._demangled(r[0]), r[1], r[2])
+
+    def _demangled(self, name: str) -> str:
+        """A C++ name as bpftrace prints it, `ns::f(int)`, unless
+        BPFTRACE_NO_CPP_DEMANGLE=1; a name that is not C++ as it is."""
+        if not name.startswith("_Z") or \
+                getattr(self.resources, "config", {}).get("no_cpp_demangle"):
+            return name
+        from pytrace.probes.demangle import demangle
+        return demangle(name) or name
 
     def usym(self, addr: int, pid: int) -> V.Symbol:
         return V.Symbol(addr, self._user_frame(addr, pid).name)
