@@ -57,3 +57,31 @@ def test_uprobe_address_in_no_function(address, capfd):
 def test_a_timer_without_unit_and_rate(point, words, capfd):
     assert first_error(["-d", "ir", "-e", f"{point} {{ }}"], capfd) == \
         f"stdin:1:1-{len(point) + 1}: ERROR: {words}"
+
+
+def test_uprobe_offset_inside_an_instruction_is_refused(capfd):
+    """bash's readline: its first instruction's length comes from objdump; an
+    offset inside it is refused, the next instruction's start is accepted."""
+    import re
+    import shutil
+    import subprocess
+
+    from pytrace.kernel.elf_symbols import ElfSymbols
+    from pytrace.target.local import LocalTarget
+    if not shutil.which("objdump"):
+        pytest.skip("needs objdump")
+    sym = ElfSymbols.load(LocalTarget(), "/bin/bash").lookup("readline")
+    out = subprocess.run(["objdump", "-d", f"--start-address={sym.address}",
+                          f"--stop-address={sym.address + 32}", "/bin/bash"],
+                         capture_output=True, text=True, check=True).stdout
+    starts = [int(m.group(1), 16) - sym.address
+              for m in re.finditer(r"^\s*([0-9a-f]+):\s", out, re.M)]
+    assert starts[0] == 0 and starts[1] > 1
+    assert first_error(["-d", "ir", "-e", "uprobe:/bin/bash:readline+1 { }"], capfd) == \
+        "stdin:1:1-28: ERROR: Could not add uprobe into middle of instruction: " \
+        "/bin/bash:readline+1"
+    address = hex(sym.address + 1)
+    assert first_error(["-d", "ir", "-e", f"uprobe:/bin/bash:{address} {{ }}"],
+                       capfd).endswith(
+        "ERROR: Could not add uprobe into middle of instruction: /bin/bash:readline+1")
+    assert main(["-d", "ir", "-e", f"uprobe:/bin/bash:readline+{starts[1]} {{ }}"]) == 0
