@@ -85,3 +85,16 @@ def test_uprobe_offset_inside_an_instruction_is_refused(capfd):
                        capfd).endswith(
         "ERROR: Could not add uprobe into middle of instruction: /bin/bash:readline+1")
     assert main(["-d", "ir", "-e", f"uprobe:/bin/bash:readline+{starts[1]} {{ }}"]) == 0
+
+
+def test_kprobe_offset_past_the_function_end(capfd):
+    """vfs_read's size: the distance to the next symbol in /proc/kallsyms."""
+    rows = [line.split() for line in open("/proc/kallsyms")]
+    addresses = sorted({int(r[0], 16) for r in rows})
+    start = next(int(r[0], 16) for r in rows if r[2] == "vfs_read" and len(r) == 3)
+    if start == 0:
+        pytest.skip("kernel addresses are hidden")
+    size = next(a for a in addresses if a > start) - start
+    assert first_error(["-d", "ir", "-e", f"kprobe:vfs_read+{size} {{ }}"], capfd).endswith(
+        f"ERROR: Offset outside the function bounds ('vfs_read' size is {size})")
+    assert main(["-d", "ir", "-e", f"kprobe:vfs_read+{size - 1} {{ }}"]) == 0
