@@ -204,6 +204,8 @@ ENVIRONMENT:
     BPFTRACE_PERF_RB_PAGES  [default: unset: 4 MiB] event buffer pages per CPU (a power of 2)
     BPFTRACE_STACK_MODE     [default: bpftrace] kstack/ustack mode: bpftrace, perf or raw
     BPFTRACE_NO_CPP_DEMANGLE [default: 0] 1: print C++ names in stacks and usym() as mangled
+    BPFTRACE_NO_USER_SYMBOLS [default: 0] 1: user addresses print as hex, not resolved
+    BPFTRACE_CACHE_USER_SYMBOLS [default: 0] accepted (checked); a run reads symbols once
     BPFTRACE_LOG_SIZE       [default: 1000000] accepted (checked); the verifier log grows as needed
     BPFTRACE_MAX_TYPE_RES_ITERATIONS [default: 0] accepted (checked); BTF types resolve as used
     PYTRACE_CACHE_DIR       [default: $XDG_CACHE_HOME/pytrace] where the kernel's BTF index is cached

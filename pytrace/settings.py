@@ -42,6 +42,9 @@ SETTINGS = (
     Setting("max_type_res_iterations", "BPFTRACE_MAX_TYPE_RES_ITERATIONS",
             ("max_type_res_iterations",), "count"),
     Setting("no_cpp_demangle", "BPFTRACE_NO_CPP_DEMANGLE", ("no_cpp_demangle",), "flag"),
+    Setting("no_user_symbols", "BPFTRACE_NO_USER_SYMBOLS", ("no_user_symbols",), "flag"),
+    Setting("cache_user_symbols", "BPFTRACE_CACHE_USER_SYMBOLS", ("cache_user_symbols",),
+            "flag"),
     Setting("stack_mode", "BPFTRACE_STACK_MODE", ("stack_mode",), "mode"),
 )
 
@@ -59,6 +62,8 @@ class Settings:
     log_size: int = 1_000_000     # accepted; pytrace sizes the verifier log itself
     max_type_res_iterations: int = 0  # accepted; BTF types are resolved as used
     no_cpp_demangle: bool = False
+    no_user_symbols: bool = False
+    cache_user_symbols: bool = False  # accepted; a run reads each process's symbols once
     stack_mode: str = "bpftrace"
 
     def as_dict(self) -> dict:

@@ -65,6 +65,8 @@ class TargetSymbols:
         return self._users[pid]
 
     def _user_frame(self, addr: int, pid: int) -> V.Frame:
+        if getattr(self.resources, "config", {}).get("no_user_symbols"):
+            return V.Frame(addr)   # BPFTRACE_NO_USER_SYMBOLS=1: addresses only
         sym = self._user(pid)
         r = sym.resolve(addr) if sym is not None else None
         if r is None:

@@ -162,3 +162,19 @@ def test_a_bad_value_is_one_line(name, value, message, capfd, monkeypatch):
 def test_a_bad_config_value_is_located(block, where, message, capfd):
     assert main(["-e", block + " BEGIN { exit(); }"]) == 1
     assert capfd.readouterr().err.startswith(f"stdin:{where}: ERROR: {message}")
+
+
+def test_no_user_symbols_prints_addresses(cpp_program, capfd, monkeypatch):
+    """As bpftrace 0.17 printed it: hex for usym, bare addresses in ustack,
+    `ADDR 0xADDR ([unknown])` in perf mode."""
+    monkeypatch.setenv("BPFTRACE_NO_USER_SYMBOLS", "1")
+    monkeypatch.setenv("BPFTRACE_CACHE_USER_SYMBOLS", "1")
+    out = trace(["-c", cpp_program, "-e",
+                 f"uprobe:{cpp_program}:_ZN2ns1K4leafEiPv "
+                 "{ printf(\"%s|%s|%s\\n\", usym(arg1), ustack(2), ustack(perf, 1)); }"], capfd)
+    lines = out.splitlines()
+    leaf = lines[1].rstrip("|")
+    assert re.fullmatch(r"0x[0-9a-f]+", leaf)
+    assert lines[2].strip() == leaf and re.fullmatch(r"0x[0-9a-f]+", lines[3].strip())
+    assert lines[4] == "|"
+    assert lines[5] == f"\t{leaf[2:]} {leaf} ([unknown])"
