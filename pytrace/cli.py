@@ -24,11 +24,20 @@ def read_program(opts: Options) -> tuple[Source, list[str]]:
     path, params = opts.args[0], list(opts.args[1:])
     if path == "-":
         return Source(_decode(sys.stdin.buffer.read()), "stdin"), params
+    hint = ""
+    if not os.path.isfile(path):
+        # `pytrace opensnoop 1234`: a tool from scripts/ by name.
+        from pytrace.tools import find_tool
+        opts.tool = find_tool(path)
+        if opts.tool is not None:
+            path = opts.tool
+        elif os.sep not in path:
+            hint = " (nor is it a tool: `pytrace --tools` lists them)"
     try:
         with open(path, "rb") as f:
             return Source(_decode(f.read()), path), params
     except OSError as e:
-        raise PytraceError(f"failed to open file '{path}': {e.strerror}") from None
+        raise PytraceError(f"failed to open file '{path}': {e.strerror}{hint}") from None
 
 
 def _decode(data: bytes) -> str:
@@ -52,6 +61,9 @@ def run_cli(argv: list[str]) -> int:
     if opts.info:
         from pytrace.info import print_info
         return print_info(opts.target)
+    if opts.tools:
+        from pytrace.tools import list_tools
+        return list_tools(sys.stdout)
     if opts.listing and opts.program is None:
         if len(opts.args) > 1:
             raise UsageError("-l takes one search: " + " ".join(opts.args))
@@ -63,13 +75,17 @@ def run_cli(argv: list[str]) -> int:
         from pytrace.session import Session, run_from_cli
         if opts.debug == ["ast"]:
             from pytrace.ast_dump import dump_ast
-            sys.stdout.write(dump_ast(Session(source).parse()))
+            sys.stdout.write(dump_ast(Session(source, include_dirs=opts.include_dirs,
+                                              include_files=opts.include_files).parse()))
             return 0
         return run_from_cli(opts, source, params)
     except PytraceError as e:
         # Errors point into this program unless a stage said otherwise.
         if getattr(e, "source", None) is None:
             e.source = source
+        if opts.tool:
+            from pytrace.tools import needs_note
+            e.note = needs_note(opts.tool)
         raise
 
 
@@ -83,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     except PytraceError as e:
         source = getattr(e, "source", None)
         print(e.render(source), file=sys.stderr)
+        if getattr(e, "note", None):
+            print(e.note, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

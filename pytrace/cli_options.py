@@ -23,13 +23,14 @@ PID_MAX = 4194304
 
 # Short flags that take a value, and the Options field it goes to.
 SHORT_VALUES = {"e": "program", "d": "debug", "o": "output", "c": "command",
-                "p": "pid", "f": "format", "B": "buffering"}
+                "p": "pid", "f": "format", "B": "buffering", "I": "include_dirs"}
 # Short flags without a value.
 SHORT_FLAGS = {"l": "listing", "v": "verbose", "q": "quiet", "k": "helper_errors",
                "h": "help", "V": "version"}
 # Long flags: name -> (Options field, takes a value).
 LONG = {"help": ("help", False), "version": ("version", False), "info": ("info", False),
-        "unsafe": ("unsafe", False), "target": ("target", True)}
+        "unsafe": ("unsafe", False), "target": ("target", True), "tools": ("tools", False),
+        "include": ("include_files", True)}
 
 
 class UsageError(PytraceError):
@@ -57,6 +58,10 @@ class Options:
     help: bool = False
     version: bool = False
     info: bool = False
+    tools: bool = False                 # --tools: list scripts/*.bt
+    tool: str | None = None             # the script path when FILENAME named a tool
+    include_dirs: list[str] = field(default_factory=list)   # -I DIR, repeatable
+    include_files: list[str] = field(default_factory=list)  # --include FILE, repeatable
     args: list[str] = field(default_factory=list)
 
 
@@ -149,6 +154,8 @@ def _set_value(opts: Options, dest: str, value: str) -> None:
                            f"(valid formats: {', '.join(FORMATS)})")
     elif dest == "buffering" and value not in BUFFERING:
         raise PytraceError("-B must be either 'line', 'full', or 'none'")
+    elif dest in ("include_dirs", "include_files"):
+        getattr(opts, dest).append(value)
     else:
         setattr(opts, dest, value)
 
@@ -167,6 +174,7 @@ def parse_pid(text: str) -> int:
 HELP = """\
 USAGE:
     pytrace [options] filename [ARGS ...]
+    pytrace [options] TOOL [ARGS ...]       (a standard tool by name: see --tools)
     pytrace [options] - <program on standard input>
     pytrace [options] -e 'program' [ARGS ...]
     pytrace -l [search]
@@ -185,9 +193,12 @@ OPTIONS:
     -k             warn when a map update or delete fails in the kernel
     -kk            ... and when a memory read fails too
     --unsafe       allow functions that act outside the trace: system(), signal(), override()
+    -I DIR         look for #include files in DIR too
+    --include FILE #include FILE before the program
     --target WHERE the machine to trace: local (the default), ssh://[user@]host[:port],
                    adb[:serial], or exec:COMMAND (a command reaching the target's python3)
     --info         what this kernel offers: BPF helpers, features, map, program and probe types
+    --tools        list the standard tools, one line each (run one as: pytrace NAME [ARGS])
     -h, --help     this help
     -V, --version  pytrace's version, with the LLVM and the kernel it runs with
 
@@ -214,6 +225,8 @@ ENVIRONMENT:
     PYTRACE_DEBUG           [default: unset] set: an internal error shows its Python traceback
     PYTRACE_REMOTE_PYTHON   [default: python3] the Python that runs the agent on a --target
     PYTRACE_SSH_OPTS        [default: none] more options for ssh with --target ssh://
+    PYTRACE_REMOTE_STATS    [default: unset] set: a remote run reports its round trips
+    PYTRACE_REMOTE_TRACE    [default: unset] set: each request to a remote agent on stderr
 
 EXAMPLES:
 pytrace -l 'tracepoint:syscalls:*open*'

@@ -47,6 +47,8 @@ def compile_program(program: ast.Program, target, *, params: list[str] | None = 
                     options: dict | None = None) -> Compiled:
     """`options` (from the session) may carry cpid; `cpid` is the same fact directly."""
     cpid = (options or {}).get("cpid", cpid) or 0
+    if program.deferred_errors:
+        raise program.deferred_errors[0]
     state = CompileState(program, target, list(params or []), source, cpid=cpid)
     # -p: user probes resolve binaries through that process (its maps, its root).
     state.pid = (options or {}).get("pid")

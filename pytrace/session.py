@@ -38,6 +38,8 @@ class Session:
     helper_errors: int = 0
     unsafe: bool = False               # --unsafe: allow system(), signal(), override()
     warning_stream: object | None = None  # stderr when None
+    include_dirs: list[str] = field(default_factory=list)   # -I DIR
+    include_files: list[str] = field(default_factory=list)  # --include FILE
     # The CLI's one run per process: no cyclic GC until tracing starts (see run()).
     quick_start: bool = False
     # The CLI's too: the process exits next, so closes that are slow in the kernel
@@ -57,7 +59,21 @@ class Session:
 
     def parse(self):
         from pytrace.parser import parse_runnable
-        return parse_runnable(self.program)
+        return parse_runnable(self.program, self.preprocess_options())
+
+    def preprocess_options(self):
+        """-I, --include, the script's directory, and BPFTRACE_HAVE_BTF if the target has BTF."""
+        from pytrace.preprocessor import HAVE_BTF, PreprocessOptions
+        name = self.program.name
+        script_dir = os.path.dirname(name) if name != "stdin" else os.getcwd()
+        defines = {}
+        # Only directives read it: a one-liner does not pay for the BTF module.
+        if "#" in self.program.text or self.include_files:
+            from pytrace.kernel.btf import VMLINUX_PATH
+            if self.get_target().path_exists(VMLINUX_PATH):
+                defines[HAVE_BTF] = "1"
+        return PreprocessOptions(list(self.include_dirs), list(self.include_files), defines,
+                                 script_dir or ".")
 
     def compile(self, cpid: int = 0):
         from pytrace.compiler import compile_program
@@ -97,6 +113,8 @@ class Session:
         target = self.get_target()
         child = watched = loaded = None
         try:
+            if getattr(target, "connecting", False):
+                _import_compiler()   # while the remote agent starts
             target.check_privileges()
             if self.command:
                 child = target.start_command(self.command)
@@ -174,6 +192,7 @@ def run_from_cli(opts, source: Source, params: list[str]) -> int:
     session = Session(source, params=params, format=opts.format, quiet=opts.quiet,
                       command=opts.command, pid=opts.pid, verbose=opts.verbose,
                       helper_errors=opts.helper_errors, unsafe=opts.unsafe)
+    session.include_dirs, session.include_files = opts.include_dirs, opts.include_files
     if opts.target not in (None, "local"):
         from pytrace.target.choose import open_target
         session.target = open_target(opts.target)
@@ -244,6 +263,16 @@ def environment_settings() -> dict:
         else:
             values[setting.field] = mode_value(setting.env, text)
     return values
+
+
+def _import_compiler() -> None:
+    """Load the compiler and LLVM now (~35 ms): a remote agent is starting
+    meanwhile. A failure here is reported where the compiler is used."""
+    try:
+        from pytrace.codegen.module import _target_machine
+        _target_machine()
+    except Exception:  # noqa: BLE001 - see the docstring
+        pass
 
 
 def _env_count(name: str) -> int:

@@ -53,6 +53,10 @@ class KernelActions:
             self._features[feature] = bool(probe and probe())
         return self._features[feature]
 
+    def all_features(self):
+        """Every optional feature this kernel layer knows how to probe, answered."""
+        return {name: self.supports(name) for name in sorted(_FEATURE_PROBES)}
+
     # ---- maps ---------------------------------------------------------------------------
     def _ncpu(self) -> int:
         if self._ncpus is None:
@@ -379,7 +383,8 @@ def release_in_background(fds: list[int]) -> None:
 # How each optional kernel feature is probed (once per KernelActions).
 _FEATURE_PROBES = {"uprobe_multi": bpf.uprobe_multi_supported,
                    "perf_cookie": bpf.perf_cookie_supported,
-                   "map_batch": bpf.map_batch_supported}
+                   "map_batch": bpf.map_batch_supported,
+                   "comm_padded": bpf.comm_padded_supported}
 
 
 def _close_quietly(fd: int) -> None:

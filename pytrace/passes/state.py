@@ -78,6 +78,17 @@ class CompileState:
     # Per-node facts the checker leaves for codegen (action ids, constants), by id(node).
     node_info: dict[int, dict] = field(default_factory=dict)
 
+    _c_types: object = None  # pytrace.passes.c_types.CTypes, built on first use
+
+    def c_types(self):
+        """Named C types: the script's definitions over the target's BTF."""
+        if self._c_types is None:
+            from pytrace.passes.c_types import CTypes
+            from pytrace.probes.btf_args import vmlinux
+            self._c_types = CTypes(vmlinux(self.target), self.program.c_definitions,
+                                   self.program.includes)
+        return self._c_types
+
     def info(self, node: ast.Node) -> dict:
         return self.node_info.setdefault(id(node), {})
 

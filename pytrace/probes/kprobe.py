@@ -12,6 +12,7 @@ from __future__ import annotations
 from pytrace.diagnostics import PytraceError
 from pytrace.kernel import wildcard
 from pytrace.kernel.kallsyms import Kallsyms
+from pytrace.probes import NothingMatched
 from pytrace.resources import AttachSpec
 
 # A kretprobe on these can deadlock the machine (the return trampoline takes the
@@ -86,6 +87,8 @@ class KprobeProvider:
         # Compiler-made clones (foo.cold, foo.isra.0) are not probe targets.
         matches = [s for s in matches if "." not in s.name]
         if not matches:
+            if wildcard.has_wildcard(func):
+                raise NothingMatched(f"No kernel functions matched {ap.raw}", ap.span)
             raise PytraceError(f"No kernel functions matched {ap.raw}", ap.span)
         return [AttachSpec(self.name,
                            f"{self.name}:{s.module}:{s.name}" if module else

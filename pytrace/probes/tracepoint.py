@@ -41,6 +41,12 @@ class TracepointProvider:
     aliases = ("t",)
     prog_type = "tracepoint"
 
+    def facts_needed(self, ap, target) -> list[str]:
+        """The format file a plain `tracepoint:cat:event` reads (see prefetch_facts)."""
+        if len(ap.parts) != 2 or _has_wildcard("".join(ap.parts)):
+            return []
+        return [f"{_events_root(target)}/{ap.parts[0]}/{ap.parts[1]}/format"]
+
     def expand(self, ap, target) -> list[AttachSpec]:
         if len(ap.parts) != 2:
             raise PytraceError(f"Invalid tracepoint: {ap.raw or ap.provider}: "
@@ -73,6 +79,8 @@ class TracepointProvider:
         if len(specs) == 1 and not _has_wildcard(category + event):
             if not target.path_exists(f"{root}/{category}/{event}/format"):
                 raise _not_found(target, category, event, ap.span)
+        elif len(specs) > 1 and hasattr(target, "prefetch"):   # test doubles lack it
+            target.prefetch([f"{root}/{s.target}/{s.func}/format" for s in specs])
         return specs
 
     def args_type(self, spec, target):

@@ -27,6 +27,7 @@ from pytrace.kernel.bpf import ATTACH_TRACE_UPROBE_MULTI
 from pytrace.kernel.elf_symbols import ElfSymbols, SymbolError, resolve_binary
 from pytrace.probes.demangle import demangle, without_parameters
 from pytrace.probes.x86_insn import starts_instruction
+from pytrace.probes import NothingMatched
 from pytrace.resources import AttachSpec
 
 _ADDRESS = re.compile(r"^(0[xX][0-9a-fA-F]+|\d+)$")
@@ -142,7 +143,8 @@ class UprobeProvider:
             seen = {s.address for _, s in matches}
             matches += [(d, s) for d, s in cpp_functions(elf, rx) if s.address not in seen]
             if not matches:
-                raise PytraceError(f"{ap.raw}: no function in {path} matches {func}", ap.span)
+                raise NothingMatched(f"{ap.raw}: no function in {path} matches {func}",
+                                     ap.span)
             return [AttachSpec(self.name, f"{self.name}:{shown}:{name}", path, name,
                                elf.file_offset(s.address)) for name, s in matches]
         if elf.lookup(func) is None:
@@ -158,6 +160,8 @@ class UprobeProvider:
         try:
             file_offset = elf.uprobe_offset(func, offset)
         except SymbolError as e:
+            if elf.lookup(func) is None:
+                raise NothingMatched(f"{ap.raw}: {e}", ap.span) from None
             raise PytraceError(f"{ap.raw}: {e}", ap.span) from None
         check_instruction_start(ap, target, path, elf, sym, offset, shown)
         suffix = f"+{offset}" if offset else ""

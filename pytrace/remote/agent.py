@@ -45,6 +45,7 @@ ALLOWED = frozenset("""
     attach_tracepoint attach_raw_tracepoint attach_kprobe attach_uprobe
     attach_uprobe_multi attach_perf_event attach_tracing attach_watchpoint
     detach detach_many close close_all ring_start ring_stop ping tracefs_tree
+    map_lookup_batches
 """.split())
 HANDLE_FIRST = frozenset("""
     map_lookup map_update map_delete map_get_next_key map_lookup_batch map_delete_batch
@@ -105,9 +106,7 @@ class Agent:
             "page_size": mmap.PAGESIZE, "possible_cpus": k.num_possible_cpus(),
             "online_cpus": k.online_cpus(),
             "btf": k.path_exists("/sys/kernel/btf/vmlinux"),
-            "features": {"uprobe_multi": k.supports("uprobe_multi"),
-                         "perf_cookie": k.supports("perf_cookie"),
-                         "map_batch": k.supports("map_batch")},
+            "features": k.all_features(),
             "pid": os.getpid(), "uid": os.geteuid(),
             "caps": own_capabilities(), "cap_last_cap": own_cap_last_cap(),
             "python": "{}.{}.{}".format(*sys.version_info[:3]),
@@ -221,6 +220,9 @@ class Agent:
     def do_map_lookup_batch(self, fd, key_size, value_size, max_entries, delete=False):
         return [[k, v] for k, v in self.kernel.map_lookup_batch(fd, key_size, value_size,
                                                                 max_entries, delete)]
+
+    def do_map_lookup_batches(self, requests):
+        return [self.do_map_lookup_batch(self.alias.get(r[0], r[0]), *r[1:]) for r in requests]
 
     def do_detach_many(self, handles):
         self.kernel.detach_many([self.alias.get(h, h) for h in handles])

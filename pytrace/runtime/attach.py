@@ -20,8 +20,10 @@ class Attachments:
         self.target = target
         self.handles: list[int] = []
 
-    def attach_all(self, loaded: LoadedObject, options: dict) -> int:
-        """Attach every non-BEGIN/END program; returns how many points attached."""
+    def attach_all(self, loaded: LoadedObject, options: dict, sync: bool = True) -> int:
+        """Attach every non-BEGIN/END program; returns how many points attached.
+        sync=False: the caller calls target.sync() itself (a remote target then
+        sends the attaches together with what the caller adds, in one request)."""
         count = 0
         for prog in declaration_order(loaded.programs):
             # A provider with attach_program attaches all of a program's points at
@@ -38,8 +40,9 @@ class Attachments:
                 self._keep(self._attach(spec, provider.attach, self.target, prog.fd, spec,
                                         options))
                 count += 1
-        # A remote target sends attaches without waiting: their errors come here.
-        self.target.sync()
+        if sync:
+            # A remote target sends attaches without waiting: their errors come here.
+            self.target.sync()
         return count
 
     @staticmethod

@@ -196,6 +196,8 @@ def _decode_special(ty: T.SpecialType, data: bytes, symbols: Symbols):
         return V.Named(_inet_text(raw))
     if ty.kind == "mac_address":
         return V.Named(mac_text(raw))
+    if isinstance(ty, T.CgroupPathType):
+        return V.Named(symbols.cgroup_path(decode_int(raw, False), ty.filter))
     if ty.kind in ("cgroup_path", "strerror"):
         return V.Named(decode_str(raw) if ty.kind == "cgroup_path"
                        else _strerror(decode_int(raw, True)))

@@ -140,15 +140,19 @@ def run_trace(target, loaded: LoadedObject, sink, symbols: Symbols,
                 target.prog_test_run(begin.fd)
             exiting = loop.drain()
             if not exiting and not stop.received:
-                attachments.attach_all(loaded, options.attach_options)
+                attachments.attach_all(loaded, options.attach_options, sync=False)
                 if options.child is not None:
                     options.child.release()
+                # One round trip to a remote target for all of the above; an
+                # attach that fails stops the rest (the child is not released).
+                target.sync()
                 loop.run()
         attachments.detach_all()
         end = loaded.program("end")
         if end is not None:
             target.prog_test_run(end.fd)
         loop.drain(stop_at_exit=False)
+        maps.read_for_exit()   # the maps and the lost count at once
         loop.report_lost()
         _separator(sink, options)
         maps.print_all()

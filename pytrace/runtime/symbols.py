@@ -23,6 +23,7 @@ class TargetSymbols:
         self._kallsyms = None
         self._users: dict[int, object] = {}
         self._usernames: dict[int, str] | None = None
+        self._cgroup_dirs: list[tuple[str, dict[int, str]]] | None = None
 
     def boot_wall_ns(self) -> int:
         """The target's wall-clock time of its monotonic zero (strftime), read once."""
@@ -119,6 +120,53 @@ class TargetSymbols:
     def probe_name(self, index: int) -> str:
         names = self.resources.probe_names
         return names[index] if 0 <= index < len(names) else str(index)
+
+    def cgroup_path(self, cgroup_id: int, pattern: str = "*") -> str:
+        """`unified:/a/b,cpu:/,...`: where the cgroup with this id sits in each
+        mounted hierarchy (cgroup2 is "unified"), as bpftrace prints cgroup_path()."""
+        from pytrace.kernel import wildcard
+        if self._cgroup_dirs is None:
+            self._cgroup_dirs = [(name, self._cgroup_ids(mount))
+                                 for name, mount in self._cgroup_mounts()]
+        match = wildcard.compile_wildcard(pattern).fullmatch
+        return ",".join(f"{name}:{dirs[cgroup_id]}" for name, dirs in self._cgroup_dirs
+                        if match(name) and cgroup_id in dirs)
+
+    def _cgroup_mounts(self) -> list[tuple[str, str]]:
+        try:
+            text = self.target.read_file("/proc/self/mountinfo").decode("utf-8", "replace")
+        except OSError:
+            return []
+        unified, named = [], []
+        for line in text.splitlines():
+            left, _, right = line.partition(" - ")
+            fields, tail = left.split(), right.split()
+            if len(fields) < 5 or len(tail) < 3:
+                continue
+            if tail[0] == "cgroup2":
+                unified.append(("unified", fields[4]))
+            elif tail[0] == "cgroup":
+                options = [o[5:] if o.startswith("name=") else o for o in tail[2].split(",")
+                           if o not in ("rw", "ro") and "=" not in o or o.startswith("name=")]
+                named += [(o, fields[4]) for o in options]
+        return unified[:1] + sorted(named)
+
+    def _cgroup_ids(self, mount: str) -> dict[int, str]:
+        """cgroup id -> path below the mount, for every directory of one hierarchy."""
+        ids: dict[int, str] = {}
+        todo = [""]
+        while todo and len(ids) < 100_000:
+            rel = todo.pop()
+            try:
+                ids.setdefault(self.target.cgroup_id(mount + rel), rel or "/")
+                names = self.target.list_dir(mount + rel)
+            except OSError:
+                continue
+            for name in names:
+                child = f"{rel}/{name}"
+                if self.target.path_exists(f"{mount}{child}/cgroup.procs"):
+                    todo.append(child)
+        return ids
 
     def username(self, uid: int) -> str:
         if self._usernames is None:

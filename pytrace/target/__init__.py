@@ -32,6 +32,10 @@ class Target(ABC):
     @abstractmethod
     def path_exists(self, path: str) -> bool: ...
 
+    def prefetch(self, paths: list[str]) -> None:
+        """A hint: these files will be read next (a remote target fetches them
+        in one request)."""
+
     def cgroup_id(self, path: str) -> int:
         """The id of the cgroup directory at `path` (what bpf_get_current_cgroup_id
         returns inside it): its 8-byte file handle. OSError (with errno) on failure."""
@@ -114,6 +118,12 @@ class Target(ABC):
                          max_entries: int, delete: bool = False) -> list[tuple[bytes, bytes]]:
         """Every (key, value) of the map, through BPF_MAP_LOOKUP[_AND_DELETE]_BATCH
         where the kernel has it, key-by-key otherwise."""
+
+    def map_lookup_batches(self, requests: list[tuple]) -> list[list[tuple[bytes, bytes]]]:
+        """map_lookup_batch for several maps, each request its (fd, key_size,
+        value_size, max_entries) arguments: what exit reads, in one request to a
+        remote target."""
+        return [self.map_lookup_batch(*request) for request in requests]
 
     @abstractmethod
     def map_delete_batch(self, fd: int, keys: list[bytes], key_size: int) -> int: ...

@@ -16,9 +16,7 @@ def open_target(spec: str | None = None):
 
     transport = parse_target(spec)
     config, version = test_hooks()
-    target = RemoteTarget(transport, config, version)
-    transport.forward_stderr = True
-    return target
+    return RemoteTarget(transport, config, version)
 
 
 def test_hooks() -> tuple[dict, str | None]:

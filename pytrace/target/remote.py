@@ -36,6 +36,7 @@ FIRST_HANDLE = 1 << 24     # host-chosen handles; real fds are far below
 READ_CHUNK = 1 << 20
 MAX_PUMP = 1 << 22         # bytes read per read_blob: bounds the memory a flood takes
 IMMUTABLE_PREFIXES = ("/sys/kernel/btf/",)
+_TRACE = bool(os.environ.get("PYTRACE_REMOTE_TRACE"))   # each request on stderr
 
 
 class RemoteError(PytraceError):
@@ -147,6 +148,11 @@ class Connection:
                 raise self.transport.start_failure(bytes(self.pre_hello))
             self.pre_hello += data
             at = self.pre_hello.find(marker)
+            before = self.pre_hello[:at] if at >= 0 else self.pre_hello
+            if before.translate(None, _TEXT):
+                # Only a login shell's chatter may come first, and it is text.
+                raise RemoteError(f"target {self.transport.name}: corrupt frame before the "
+                                  "handshake (not a pytrace agent speaking?)")
             while at >= 0 and len(self.pre_hello) >= at + 4:
                 if self.pre_hello[at + 3] == P.HELLO:
                     self.reader.feed(bytes(self.pre_hello[at:]))
@@ -164,6 +170,10 @@ class Connection:
                     self.reader = P.FrameReader()
                     break
                 at = self.pre_hello.find(marker, at + 1)
+
+
+# Bytes a shell's chatter before the agent's HELLO may contain (text, UTF-8).
+_TEXT = bytes([9, 10, 13]) + bytes(range(32, 127)) + bytes(range(128, 256))
 
 
 def _decode(payload: bytes, name: str):
@@ -220,6 +230,7 @@ class RemoteTarget(Target):
         self.transport = transport
         self.conn = Connection(transport)
         self.round_trips = 0
+        self.fetched_bytes = 0                     # file contents that came over the wire
         self._next_id = 1
         self._next_handle = FIRST_HANDLE
         self._queue: list[list] = []
@@ -227,22 +238,58 @@ class RemoteTarget(Target):
         self._exists: dict[str, bool] = {}
         self._dirs: dict[str, list[str]] = {}
         self._closed = False
+        self._info: dict | None = None
+        self._cache: FactCache | None = None
+        self._check_privileges = False
         try:
             self.conn.send(program)
-            self.info = self.conn.hello()
-        except BaseException:
+        except RemoteError:   # it ended before reading the agent: say why
             transport.stop()
+            raise transport.start_failure(b"") from None
+        # The HELLO is awaited only when a fact or an action is first needed:
+        # meanwhile the host parses and compiles while the agent starts.
+
+    @property
+    def connecting(self) -> bool:
+        """True until the agent's HELLO has arrived."""
+        return self._info is None and not self._closed
+
+    @property
+    def info(self) -> dict:
+        """The agent's HELLO: kernel release, machine, CPUs, BTF, features..."""
+        if self._info is None:
+            self._connect()
+        return self._info
+
+    def _connect(self) -> None:
+        from pytrace.remote import bundle
+        try:
+            info = self.conn.hello()
+        except BaseException:
+            self._closed = True
+            self.transport.stop()
             raise
         self.round_trips += 1
+        if _TRACE:
+            import sys
+            import time
+            sys.stderr.write(f"pytrace: {time.monotonic():.3f} hello from {self.name}\n")
+        self._info = info
+        # From now on what runs on the target (system(), -c) keeps its stderr;
+        # before, the transport's words were kept for the error (start_failure).
+        self.transport.forward_stderr = True
         self._check_hello()
-        self._cache = FactCache(bundle.cache_dir(), self.info.get("release", ""))
-        tracefs = self.info.get("tracefs")
+        if self._check_privileges:
+            self._privileges_check()
+        self._cache = FactCache(bundle.cache_dir(), info.get("release", ""))
+        tracefs = info.get("tracefs")
         if tracefs:
             self._exists[tracefs + "/events"] = True
 
     def _check_hello(self) -> None:
         agent = self.info.get("agent")
         if agent != self.agent_version:
+            self._closed = True
             self.transport.stop()
             raise RemoteError(f"the agent on {self.name} is version {agent}, this pytrace "
                               f"ships {self.agent_version}: a mismatched agent is refused")
@@ -266,7 +313,14 @@ class RemoteTarget(Target):
     def _exchange(self, calls: list[list]):
         if self._closed:
             raise RemoteError(f"the session with {self.name} is closed")
+        if self._info is None:
+            self._connect()
         rid, self._next_id = self._next_id, self._next_id + 1
+        if _TRACE:
+            import sys
+            import time
+            sys.stderr.write("pytrace: {:.3f} request {}: {}\n".format(time.monotonic(), rid, " ".join(
+                c[0] + ("(" + str(c[1][0])[:60] + ")" if c[1] else "") for c in calls)))
         self.conn.send(P.frame(P.CALL, P.encode({"id": rid, "calls": calls}), compress=True))
         self.round_trips += 1
         while rid not in self.conn.replies:
@@ -301,9 +355,15 @@ class RemoteTarget(Target):
         return bool(self.info.get("features", {}).get(feature, False))
 
     def check_privileges(self):
-        if "caps" not in self.info:
+        """From the HELLO (it brings the agent's capabilities): before anything
+        is compiled, as on this machine."""
+        self._check_privileges = True
+        self.info
+
+    def _privileges_check(self):
+        if "caps" not in self._info:
             return   # an agent that does not say: its first refused action will
-        error = E.privileges_error(self.info["caps"], self.info["cap_last_cap"])
+        error = E.privileges_error(self._info["caps"], self._info["cap_last_cap"])
         if error:
             raise error
 
@@ -312,6 +372,7 @@ class RemoteTarget(Target):
         return path.startswith(IMMUTABLE_PREFIXES) or path.startswith(tracefs + "/events/")
 
     def read_file(self, path, max_bytes=None):
+        self.info   # connected: the facts of the handshake are known
         if path in self._files:
             data = self._files[path]
             return data if max_bytes is None else data[:max_bytes]
@@ -323,6 +384,7 @@ class RemoteTarget(Target):
                 reply = self._call("read_file", path, max_bytes, None)
         if "data" in reply:
             data = reply["data"]
+            self.fetched_bytes += len(data)
             if "hash" in reply and not path.startswith("/proc/"):
                 self._cache.put(path, reply["hash"], data)
         if max_bytes is None and self._immutable(path):
@@ -331,23 +393,29 @@ class RemoteTarget(Target):
 
     def prefetch(self, paths):
         """Read these files in one request (tracepoint formats of a wildcard)."""
-        wanted = [p for p in paths if p not in self._files]
-        if len(wanted) < 2:
+        wanted = list(dict.fromkeys(p for p in paths if p not in self._files))
+        if not wanted:
             return
         for path, got in zip(wanted, self._call("read_files", wanted)):
             if "data" in got:
                 self._files[path] = got["data"]
+                self.fetched_bytes += len(got["data"])
                 self._exists[path] = True
             else:
                 self._exists[path] = False
 
     def list_dir(self, path):
+        self.info
         if path in self._dirs:
             return list(self._dirs[path])
         tracefs = self.info.get("tracefs")
-        if tracefs and path.rstrip("/") == tracefs + "/events":
-            self._load_tracefs_tree(tracefs + "/events")
-            return list(self._dirs[path.rstrip("/")])
+        events = (tracefs or "/sys/kernel/tracing") + "/events"
+        if tracefs and (path.rstrip("/") == events or
+                        os.path.dirname(path.rstrip("/")) == events):
+            self._load_tracefs_tree(events)
+            if path.rstrip("/") in self._dirs:
+                return list(self._dirs[path.rstrip("/")])
+            raise FileNotFoundError(2, "No such file or directory", path)
         names = self._call("list_dir", path)
         if self._immutable(path + "/"):
             self._dirs[path] = names
@@ -356,6 +424,8 @@ class RemoteTarget(Target):
     def _load_tracefs_tree(self, root: str) -> None:
         """The categories and events of tracefs in one request (a wildcard
         tracepoint walks them: one round trip per directory otherwise)."""
+        if root in self._dirs:
+            return
         tree = self._call("tracefs_tree", root)
         self._dirs[root] = sorted(tree["entries"])
         for cat, events in tree["categories"].items():
@@ -365,10 +435,14 @@ class RemoteTarget(Target):
                 self._exists[f"{root}/{cat}/{ev}/format"] = True
 
     def path_exists(self, path):
+        self.info
         if path in self._exists:
             return self._exists[path]
         if path in self._files:
             return True
+        tracefs = self.info.get("tracefs")
+        if tracefs and (tracefs + "/events") in self._dirs and path.startswith(tracefs + "/"):
+            return False   # the whole tree is known: what it lacks does not exist
         if self._immutable(path) and path.endswith("/format"):
             # The caller reads it next: fetch it now instead of asking twice.
             try:
@@ -414,6 +488,10 @@ class RemoteTarget(Target):
     def map_lookup_batch(self, fd, key_size, value_size, max_entries, delete=False):
         rows = self._call("map_lookup_batch", fd, key_size, value_size, max_entries, delete)
         return [(k, v) for k, v in rows]
+
+    def map_lookup_batches(self, requests):
+        replies = self._call("map_lookup_batches", [list(r) for r in requests])
+        return [[(k, v) for k, v in rows] for rows in replies]
 
     def map_delete_batch(self, fd, keys, key_size):
         return self._call("map_delete_batch", fd, keys, key_size)
@@ -473,7 +551,7 @@ class RemoteTarget(Target):
         self._defer("detach", handle)
 
     def detach_many(self, handles):
-        self._call("detach_many", list(handles))
+        self._defer("detach_many", list(handles))
 
     # ---- events and the end ----------------------------------------------------------------
     def ring_buffer(self, map_fd):
@@ -486,19 +564,36 @@ class RemoteTarget(Target):
             self._defer("close", fd)
 
     def close_all(self, background=False):
+        """Send what is queued and close_all without waiting for the answer: the
+        agent does it, then sees its stdin close and exits (shutdown waits)."""
         if self._closed:
             return
+        if self._info is None and not self._queue:
+            self.shutdown(wait=not background)
+            return
         try:
-            self._call("close_all")
+            with self.conn.lock:
+                calls, self._queue = self._queue + [["close_all", [], {}, None]], []
+                if not self.conn.closed:
+                    self.conn.send(P.frame(P.CALL, P.encode({"id": 0, "calls": calls})))
         except RemoteError:
             pass
         finally:
-            self.shutdown()
+            self.shutdown(wait=not background)
 
-    def shutdown(self) -> None:
-        """End the session: the agent exits when its stdin closes."""
+    def shutdown(self, wait: bool = True) -> None:
+        """End the session: the agent exits when its stdin closes, and the kernel
+        frees what it held. wait=False: do not wait for that (the CLI's process
+        is about to exit; the agent finishes its slow closes on its own)."""
+        if os.environ.get("PYTRACE_REMOTE_STATS") and not self._closed:
+            import sys
+            sys.stderr.write(f"pytrace: {self.round_trips} round trips to {self.name}, "
+                             f"{self.fetched_bytes} bytes of files fetched\n")
         self._closed = True
-        self.transport.stop()
+        if wait:
+            self.transport.stop()
+        else:
+            self.transport.proc_stdin_close()
 
 
 class RemoteRingReader:
@@ -542,8 +637,8 @@ class RemoteProcess:
         return self._fd
 
     def release(self) -> None:
+        """Sent with the next request (run_trace syncs right after attaching)."""
         self.target._defer("release", self.pid)
-        self.target.sync()
 
     def exited(self) -> bool:
         conn = self.target.conn
@@ -552,11 +647,9 @@ class RemoteProcess:
         return self.pid in conn.exited
 
     def stop(self) -> None:
-        if not self.target._closed and not self.target.conn.closed:
-            try:
-                self.target._call("stop", self.pid)
-            except RemoteError:
-                pass
+        """End it on the target if it still runs; goes with the session's last request."""
+        if not self.target._closed:
+            self.target._defer("stop", self.pid)
         self.close()
 
     def close(self) -> None:
