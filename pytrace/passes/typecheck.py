@@ -595,6 +595,10 @@ class TypeChecker:
         return TupleType(tuple(widen(t) for t in elems))
 
     def expr_Sizeof(self, e):
+        if isinstance(e.target, ast.Identifier) and \
+                ("typedef", e.target.name) in self.state.c_types().script:
+            # sizeof(foo_t): a name the script typedefs is a type, not a value.
+            e.target = ast.TypeName(e.target.name, span=e.target.span)
         if isinstance(e.target, ast.TypeName):
             t = self.cast_type(e.target)
         else:

@@ -19,6 +19,7 @@ class Attachments:
     def __init__(self, target):
         self.target = target
         self.handles: list[int] = []
+        self.watchpoints: dict[int, list] = {}  # address -> handles, for unwatch()
 
     def attach_all(self, loaded: LoadedObject, options: dict, sync: bool = True) -> int:
         """Attach every non-BEGIN/END program; returns how many points attached.
@@ -37,8 +38,12 @@ class Attachments:
                 continue
             for spec in prog.spec.attach:
                 provider = get_provider(spec.provider)
+                before = len(self.handles)
                 self._keep(self._attach(spec, provider.attach, self.target, prog.fd, spec,
                                         options))
+                if "addr" in spec.options and spec.provider.endswith("watchpoint"):
+                    self.watchpoints.setdefault(spec.options["addr"], []).extend(
+                        self.handles[before:])
                 count += 1
         if sync:
             # A remote target sends attaches without waiting: their errors come here.
@@ -63,6 +68,17 @@ class Attachments:
                 self._keep(h)
         else:
             self.handles.append(handle)
+
+    def unwatch(self, address: int) -> None:
+        """Detach the watchpoints attached at `address` (unwatch())."""
+        handles = self.watchpoints.pop(address, [])
+        for handle in handles:
+            self.handles.remove(handle)
+        if handles:
+            try:
+                self.target.detach_many(handles)
+            except (OSError, PytraceError):
+                pass
 
     def detach_all(self) -> None:
         """Detach everything in one Target step (concurrently: see

@@ -60,7 +60,7 @@ class EventHandler:
     """Decodes records and performs their actions; `maps` is a runtime.maps.MapAccess."""
 
     def __init__(self, resources: Resources, sink, symbols: Symbols, maps,
-                 target=None, warn=None, source=None):
+                 target=None, warn=None, source=None, unwatch=None):
         self.resources = resources
         self.sink = sink
         self.symbols = symbols
@@ -68,13 +68,14 @@ class EventHandler:
         self.target = target
         self.source = source  # the program's Source, to locate -k warnings
         self.warn = warn or (lambda text: print(text, file=sys.stderr))
+        self.unwatch = unwatch  # detaches the watchpoints on an address (runtime.attach)
         self.handlers = {
             "printf": self.on_printf, "print_map": self.on_print_map,
             "print_value": self.on_print_value, "time": self.on_time,
             "exit": self.on_exit, "clear": self.on_clear, "zero": self.on_zero,
             "join": self.on_join, "cat": self.on_cat, "system": self.on_system,
             "errorf": self.on_errorf, "warnf": self.on_warnf,
-            "helper_error": self.on_helper_error,
+            "helper_error": self.on_helper_error, "unwatch": self.on_unwatch,
         }
         self._fast = [self._fast_printf(a) if a.kind == "printf" else None
                       for a in resources.actions]
@@ -209,6 +210,10 @@ class EventHandler:
 
     def on_exit(self, action, payload):
         return True
+
+    def on_unwatch(self, action, payload):
+        if self.unwatch is not None:
+            self.unwatch(self.args(action, payload)[0])
 
     def on_clear(self, action, payload):
         self.maps.clear(action.map_name)

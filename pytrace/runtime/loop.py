@@ -125,7 +125,7 @@ def run_trace(target, loaded: LoadedObject, sink, symbols: Symbols,
     attachments = Attachments(target)
     maps = MapAccess(target, loaded, sink, symbols)
     handler = EventHandler(loaded.resources, sink, symbols, maps, target=target,
-                           source=options.source)
+                           source=options.source, unwatch=attachments.unwatch)
     reader = None
     if EVENTS_MAP in {m.name for m in loaded.resources.maps}:
         reader = target.ring_buffer(loaded.map_fd(EVENTS_MAP))
