@@ -50,12 +50,10 @@ def _record_unpacker(action: AsyncAction):
 CAT_BYTES_MAX = 10240  # bpftrace's default limit for cat()
 
 
-def cat_bytes_max() -> int:
-    """cat()'s limit: BPFTRACE_CAT_BYTES_MAX as in bpftrace, else 10240 bytes."""
-    try:
-        return int(os.environ.get("BPFTRACE_CAT_BYTES_MAX", CAT_BYTES_MAX))
-    except ValueError:
-        return CAT_BYTES_MAX
+def cat_bytes_max(resources: Resources) -> int:
+    """cat()'s limit: BPFTRACE_CAT_BYTES_MAX or the config block's (pytrace.settings),
+    else 10240 bytes."""
+    return resources.config.get("cat_bytes_max") or CAT_BYTES_MAX
 
 
 class EventHandler:
@@ -235,7 +233,7 @@ class EventHandler:
         from pytrace.output.printf import format_printf
         path = format_printf(action.fmt or "", self.typed_args(action, payload))
         try:
-            data = self.target.read_file(path, cat_bytes_max())
+            data = self.target.read_file(path, cat_bytes_max(self.resources))
         except OSError as e:
             self.warn(f"ERROR: failed to open file '{path}': {e.strerror or e}")
             data = b""
