@@ -18,13 +18,20 @@ def page(name: str) -> str:
 
 def section(text: str, heading: str) -> str:
     """The text under `heading` (e.g. "### Functions") up to the next heading of
-    the same or a higher level; an AssertionError if the page has no such heading."""
+    the same or a higher level; an AssertionError if the page has no such heading.
+    A `#` line inside a fenced code block (a shell prompt) is not a heading."""
     level = len(heading) - len(heading.lstrip("#"))
-    match = re.search(rf"^{re.escape(heading)}\s*$", text, re.M)
-    assert match, f"no section {heading!r}"
-    rest = text[match.end():]
-    end = re.search(rf"^#{{1,{level}}} ", rest, re.M)
-    return rest[:end.start()] if end else rest
+    lines = text.splitlines(keepends=True)
+    start = next((i + 1 for i, line in enumerate(lines) if line.rstrip() == heading), None)
+    assert start is not None, f"no section {heading!r}"
+    fenced = False
+    for end in range(start, len(lines)):
+        line = lines[end]
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and re.match(rf"#{{1,{level}}} ", line):
+            return "".join(lines[start:end])
+    return "".join(lines[start:])
 
 
 def table_rows(text: str) -> list[list[str]]:
