@@ -233,32 +233,6 @@ def run_tool(tool: str, *args: str, timeout: float = 60.0) -> subprocess.Complet
                           capture_output=True, text=True, errors="replace", timeout=timeout)
 
 
-# Tools written with language features pytrace is gaining in parallel work
-# (issue 10): their tests skip while the compiler says the feature is missing.
-PENDING_LANGUAGE = {"naptime": "Unknown builtin variable: curtask"}
-
-
-def skip_if_language_pending(name: str) -> None:
-    import pytest
-    from pytrace.diagnostics import PytraceError
-    pending = PENDING_LANGUAGE.get(name)
-    if pending is None:
-        return
-    try:
-        compile_only(tool_path(name))
-    except PytraceError as e:
-        if pending in e.message:
-            pytest.skip(f"{name} needs a language feature not merged yet: {pending}")
-        raise
-
-
-def compile_only(path: str) -> None:
-    from pytrace.diagnostics import Source
-    from pytrace.session import Session
-    with open(path, encoding="utf-8") as f:
-        Session(Source(f.read(), path), warning_stream=io.StringIO()).compile()
-
-
 def compile_and_load(path: str, *params: str) -> int:
     """Compile a script and load every program through the verifier, attaching
     nothing; the number of programs loaded. Raises PytraceError on failure."""
