@@ -163,6 +163,15 @@ def _int(text: str, span: Span) -> int:
 
 def _typedef(text: str, clean: str, span: Span) -> CDefinition:
     decl = clean.strip()[len("typedef"):].rstrip().rstrip(";")
+    body = _NESTED.match(decl)
+    if body is not None and body.group(1) in ("struct", "union"):
+        # `typedef struct { ... } name;`: the body is a definition of its own.
+        outer = CDefinition("typedef", "", text, span=span)
+        members = _nested_member(decl, span, outer)
+        member = members[0]
+        definition = CDefinition("typedef", member.name, text, aliased=member.type, span=span)
+        definition.nested = outer.nested
+        return definition
     base, declarators = _declaration(decl, span)
     name, stars, array, _ = declarators[0]
     tagged = re.match(r"^(struct|union|enum)\s+(\w+)", base)

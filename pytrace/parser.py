@@ -104,11 +104,13 @@ def _with_headers(program: Program, pre) -> Program:
     if pre.header_definitions:
         from pytrace.c_definitions import parse_c_definition
         definitions = []
-        for path, text in pre.header_definitions:
+        for _, text in pre.header_definitions:
             try:
                 definitions.append(parse_c_definition(text, 1, 1))
-            except PytraceError as e:
-                raise PytraceError(f"{path}: {e.message}") from None
+            except PytraceError:
+                # C beyond the subset (function pointer typedefs...): skipped; a
+                # script using that type gets "Unknown type" where it does.
+                continue
         program.c_definitions[:0] = definitions
     program.macros = dict(pre.macros)
     program.deferred_errors = list(pre.missing)

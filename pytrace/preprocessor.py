@@ -184,7 +184,7 @@ class _State:
         expr = self.expand(expr)
         expr = re.sub(r"\b(0[xX][0-9a-fA-F]+|\d+)[uUlL]*\b", r"\1", expr)
         expr = re.sub(r"\b[A-Za-z_]\w*\b", "0", expr)  # undefined names are 0, as in C
-        expr = expr.replace("&&", " and ").replace("||", " or ")
+        expr = _ternaries(expr.replace("&&", " and ").replace("||", " or "))
         expr = re.sub(r"!(?!=)", " not ", expr)
         try:
             return int(_safe_eval(pyast.parse(expr.strip() or "0", mode="eval").body))
@@ -290,6 +290,52 @@ def _safe_eval(node) -> int:
     if isinstance(node, pyast.IfExp):
         return _safe_eval(node.body) if _safe_eval(node.test) else _safe_eval(node.orelse)
     raise ValueError("not an integer expression")
+
+
+def _ternaries(expr: str) -> str:
+    """C's `a ? b : c` (loosest, right to left) as Python's `(b if a else c)`."""
+    expr = _inside_parentheses(expr, _ternaries)
+    depth, question = 0, -1
+    for i, c in enumerate(expr):
+        depth += c == "("
+        depth -= c == ")"
+        if c == "?" and depth == 0:
+            question = i
+            break
+    if question < 0:
+        return expr
+    depth, nested = 0, 0
+    for j in range(question + 1, len(expr)):
+        c = expr[j]
+        depth += c == "("
+        depth -= c == ")"
+        if depth == 0 and c == "?":
+            nested += 1
+        elif depth == 0 and c == ":":
+            if nested == 0:
+                cond, then, other = expr[:question], expr[question + 1:j], expr[j + 1:]
+                return (f"(({_ternaries(then)}) if ({cond}) "
+                        f"else ({_ternaries(other)}))")
+            nested -= 1
+    return expr
+
+
+def _inside_parentheses(expr: str, convert) -> str:
+    """`expr` with the text of each outermost (...) group passed through `convert`."""
+    out, depth, start = [], 0, 0
+    for i, c in enumerate(expr):
+        if c == "(":
+            if depth == 0:
+                out.append(expr[start:i + 1])
+                start = i + 1
+            depth += 1
+        elif c == ")" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                out.append(convert(expr[start:i]) + ")")
+                start = i + 1
+    out.append(expr[start:])
+    return "".join(out)
 
 
 def _join_continuations(lines: list[str]) -> list[str]:

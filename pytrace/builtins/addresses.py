@@ -1,7 +1,11 @@
-"""kaddr("symbol") and bswap(n): a kernel symbol's address and a byte-order swap.
+"""kaddr("symbol"), uaddr("symbol") and bswap(n): symbol addresses and a byte-order swap.
 
 kaddr is resolved while compiling, from the target's kallsyms, into a constant
 (bpftrace 0.17 fails the compile the same way when the symbol is absent).
+uaddr looks the symbol up in the probed binary's ELF symbols (uprobe/usdt only)
+and points to an unsigned integer of the symbol's size (8 bytes when it is
+another size), as 0.17; like 0.17 it takes the link-time address, so it suits
+position-dependent executables.
 bswap reverses the bytes of its operand's own width; the result is unsigned.
 """
 
@@ -15,7 +19,7 @@ from pytrace.codegen.function import c64
 from pytrace.diagnostics import PytraceError
 from pytrace.passes.state import UnknownType, error
 from pytrace.passes.types_util import is_int
-from pytrace.types import UINT64, IntType, StringType
+from pytrace.types import UINT64, IntType, PointerType, StringType
 
 
 def describe_kind(t) -> str:
@@ -44,6 +48,29 @@ def _kaddr(fn, call):
     return c64(fn.state.info(call)["address"])
 
 
+def _uaddr_check(checker, call):
+    if len(call.args) != 1:
+        raise error(f"uaddr() requires one argument ({len(call.args)} provided)", call)
+    provider = checker.unit.provider
+    if provider.name not in ("uprobe", "uretprobe", "usdt"):
+        raise error(f'uaddr can not be used with "{provider.name}" probes', call)
+    arg = call.args[0]
+    if not isinstance(arg, ast.String):
+        t = checker.expr(arg)
+        raise error(f"uaddr() expects a string literal ({describe_kind(t)} provided)", call)
+    from pytrace.kernel.elf_symbols import ElfSymbols, SymbolError
+    path = checker.unit.specs[0].target
+    try:
+        symbol = ElfSymbols.load(checker.state.target, path).lookup(arg.value)
+    except (SymbolError, OSError):
+        symbol = None
+    if symbol is None or not symbol.address:
+        raise error(f"Could not resolve symbol: {path}:{arg.value}", call)
+    checker.state.info(call)["address"] = symbol.address
+    bits = symbol.size * 8 if symbol.size in (1, 2, 4) else 64
+    return PointerType(IntType(bits), c_name=f"uint{bits} *")
+
+
 def _bswap_check(checker, call):
     if len(call.args) != 1:
         raise error(f"bswap() requires one argument ({len(call.args)} provided)", call)
@@ -68,4 +95,5 @@ def _bswap(fn, call):
 
 
 function("kaddr", check=_kaddr_check, codegen=_kaddr)
+function("uaddr", check=_uaddr_check, codegen=_kaddr)
 function("bswap", check=_bswap_check, codegen=_bswap)

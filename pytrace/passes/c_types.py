@@ -55,6 +55,8 @@ class CTypes:
         self.enumerators = {name: value for d in definitions if d.kind == "enum"
                             for name, value in d.enumerators}
         self._records: dict[tuple[str, str], RecordType] = {}
+        self._building: set[tuple[str, str]] = set()  # script records being laid out
+        self._typedefs_seen: set[str] = set()
 
     # ---- by name --------------------------------------------------------------------
     def parse_name(self, text: str, span=None) -> Type:
@@ -89,7 +91,13 @@ class CTypes:
             return RecordType(f"{kind} {name}")  # a stub, completed on first use
         typedef = self.script.get(("typedef", base))
         if typedef is not None:
-            return self.type_name(typedef.aliased, span)
+            if base in self._typedefs_seen:
+                raise PytraceError(f"typedef {base} refers to itself", typedef.span or span)
+            self._typedefs_seen.add(base)
+            try:
+                return self.type_name(typedef.aliased, span)
+            finally:
+                self._typedefs_seen.discard(base)
         if self.btf is not None:
             ids = self.btf.find_ids(base, B.TYPEDEF) or self.btf.find_ids(base, B.INT)
             if ids:
@@ -141,7 +149,13 @@ class CTypes:
             return cached
         definition = self.script.get(key)
         if definition is not None:
-            record = self._script_record(definition)
+            if key in self._building:
+                raise PytraceError(f"{t.name} contains itself", definition.span or span)
+            self._building.add(key)
+            try:
+                record = self._script_record(definition)
+            finally:
+                self._building.discard(key)
         elif self.btf is not None and (ids := self.btf.find_ids(
                 name, B.STRUCT if kind == "struct" else B.UNION)):
             record = self._btf_record(ids[0])

@@ -24,6 +24,7 @@ class TargetSymbols:
         self._users: dict[int, object] = {}
         self._usernames: dict[int, str] | None = None
         self._cgroup_dirs: list[tuple[str, dict[int, str]]] | None = None
+        self._executables: list | None = None  # (path, ElfSymbols) of probed executables
 
     def boot_wall_ns(self) -> int:
         """The target's wall-clock time of its monotonic zero (strftime), read once."""
@@ -34,6 +35,14 @@ class TargetSymbols:
                 from pytrace.runtime.decode import local_boot_wall_ns
                 self._boot_wall_ns = local_boot_wall_ns()
         return self._boot_wall_ns
+
+    def errno_text(self, errno: int) -> str:
+        """strerror() as the target's C library words it."""
+        try:
+            return self.target.errno_text(errno)
+        except (AttributeError, NotImplementedError):   # a test double
+            import os
+            return os.strerror(errno)
 
     # ---- kernel ----------------------------------------------------------------------
     def kallsyms(self):
@@ -66,11 +75,47 @@ class TargetSymbols:
         return self._users[pid]
 
     def _user_frame(self, addr: int, pid: int) -> V.Frame:
+        if getattr(self.resources, "config", {}).get("no_user_symbols"):
+            return V.Frame(addr)   # BPFTRACE_NO_USER_SYMBOLS=1: addresses only
         sym = self._user(pid)
         r = sym.resolve(addr) if sym is not None else None
         if r is None:
+            r = self._probed_executable_symbol(addr)
+        if r is None:
             return V.Frame(addr)
-        return V.Frame(addr, r[0], r[1], r[2])  # r[2]: the mapped file, for perf mode
+        # r[2]: the mapped file, for perf mode
+        return V.Frame(addr, self._demangled(r[0]), r[1], r[2])
+
+    def _demangled(self, name: str) -> str:
+        """A C++ name as bpftrace prints it, `ns::f(int)`, unless
+        BPFTRACE_NO_CPP_DEMANGLE=1; a name that is not C++ as it is."""
+        if not name.startswith("_Z") or \
+                getattr(self.resources, "config", {}).get("no_cpp_demangle"):
+            return name
+        from pytrace.probes.demangle import demangle
+        return demangle(name) or name
+
+    def _probed_executable_symbol(self, addr: int):
+        """A process that exited before its event was printed has no maps left:
+        an address in a position-dependent executable the program probes is
+        still its link-time address (`func` of a short-lived `-c` command)."""
+        if self._executables is None:
+            from pytrace.kernel.elf_symbols import ElfSymbols, SymbolError
+            self._executables = []
+            paths = {a.target for p in self.resources.programs for a in p.attach
+                     if a.provider in ("uprobe", "uretprobe", "usdt")}
+            for path in sorted(paths):
+                try:
+                    elf = ElfSymbols.load(self.target, path)
+                except (SymbolError, OSError):
+                    continue
+                if not elf.is_pie:
+                    self._executables.append((path, elf))
+        for path, elf in self._executables:
+            found = elf.symbolize_vaddr(addr)
+            if found is not None:
+                return found[0].name, found[1], path
+        return None
 
     def usym(self, addr: int, pid: int) -> V.Symbol:
         return V.Symbol(addr, self._user_frame(addr, pid).name)

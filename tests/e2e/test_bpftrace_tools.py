@@ -141,3 +141,33 @@ def test_tools_without_kprobes_run_until_sigint(name):
     assert header == expected, stderr
     assert proc.returncode == 0, stderr
     assert "ERROR" not in stderr
+
+
+NANOSLEEP = """
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+int main(void) { struct timespec ts = {1, 100000000}; syscall(SYS_nanosleep, &ts, 0); return 0; }
+"""
+
+
+@needs_tools
+@pytest.mark.kernel
+def test_naptime_follows_tracepoint_args_and_curtask_into_kernel_structs(tmp_path):
+    """naptime reads args->rqtp->tv_sec and curtask->real_parent->comm: the
+    -c command's sleep of 1.1 s, under its parent, pytrace itself."""
+    from tests.helpers.cbuild import build_c
+    prog = build_c(NANOSLEEP, tmp_path, "ns")
+    proc = subprocess.Popen([sys.executable, "-m", "pytrace", str(TOOLS_DIR / "naptime.bt"),
+                             "-c", str(prog)], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()  # attached: pytrace is running its own program now
+    tracer_comm = Path(f"/proc/{proc.pid}/comm").read_text().strip()
+    stdout, stderr = proc.communicate(timeout=60)
+    stdout = first + stdout
+    assert proc.returncode == 0, stderr
+    lines = [line for line in stdout.splitlines() if re.match(r"\d\d:\d\d:\d\d ", line)]
+    assert len(lines) == 1, stdout
+    fields = lines[0].split()
+    assert fields[1:3] == [str(proc.pid), tracer_comm]
+    assert fields[4:] == ["ns", "1.100"]

@@ -31,6 +31,11 @@ ERRORS = [  # program, first line of the error (bpftrace 0.17's words where it h
      "ERROR: Failed to compile: Failed to resolve kernel symbol: no_such_symbol_here"),
     ('BEGIN { $k = kaddr(1); exit(); }',
      "stdin:1:14-22: ERROR: kaddr() expects a string literal (integer provided)"),
+    ('BEGIN { printf("%d\\n", uaddr("counter")); exit(); }',
+     'stdin:1:24-40: ERROR: uaddr can not be used with "BEGIN" probes'),
+    ('uprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc { printf("%d", *uaddr("no_such_x")); }',
+     "stdin:1:63-81: ERROR: Could not resolve symbol: "
+     "/lib/x86_64-linux-gnu/libc.so.6:no_such_x"),
     ('BEGIN { printf("%d\\n", reg("ip")); exit(); }',
      'stdin:1:24-33: ERROR: reg can not be used with "BEGIN" probes'),
     ('tracepoint:syscalls:sys_enter_getppid { printf("%d", ctx != 0); }',
@@ -56,6 +61,11 @@ ERRORS = [  # program, first line of the error (bpftrace 0.17's words where it h
      "headers)"),
     ('BEGIN { @p = (struct foo *)1; exit(); }',
      "stdin:1:14-28: ERROR: Unknown struct/union: 'struct foo'"),
+    ('struct a { int q; struct b x; };\nstruct b { struct a y; };\n'
+     'BEGIN { printf("%d\\n", sizeof(struct a)); exit(); }',
+     "stdin:1:1-33: ERROR: struct a contains itself"),
+    ('typedef foo_t foo_t;\nBEGIN { printf("%d\\n", sizeof(foo_t)); exit(); }',
+     "stdin:1:1-21: ERROR: typedef foo_t refers to itself"),
     ('BEGIN { printf("%d\\n", curtask->no_such_field); exit(); }',
      "stdin:1:24-46: ERROR: Struct/union of type 'struct task_struct' does not contain "
      "a field named 'no_such_field'"),
@@ -81,6 +91,17 @@ def test_dash_I_finds_a_header_with_constants_and_struct_definitions(tmp_path, c
                          capfd)
     assert code == 0, err
     assert body(out) == ["42 24"]
+
+
+def test_typedefs_of_struct_bodies_and_of_integers(capfd):
+    """bpftrace 0.17 refuses `typedef struct { ... } name;` (a syntax error)."""
+    code, out, err = run(["-e", "typedef struct { int a; long b; } pair_t;\n"
+                          "typedef unsigned short u16x;\n"
+                          "typedef struct tagged { char c; } tagged_t;\n"
+                          'BEGIN { printf("%d %d %d %d\\n", sizeof(pair_t), sizeof(u16x), '
+                          "sizeof(tagged_t), sizeof(struct tagged)); exit(); }"], capfd)
+    assert code == 0, err
+    assert body(out) == ["16 2 1 1"]
 
 
 def test_dash_dash_include_adds_a_header_before_the_program(capfd):
@@ -139,3 +160,48 @@ def _kernel_hz() -> int:
             if m:
                 return int(m.group(1))
     pytest.skip("kernel config not readable: CONFIG_HZ unknown")
+
+
+SHORT_LIVED = """
+int counter = 7;
+int work(int x) { counter += x; return counter; }
+int main(void) { for (int i = 0; i < 3; i++) work(i); return 0; }
+"""
+
+
+@pytest.mark.kernel
+def test_func_names_a_function_of_a_process_gone_before_printing(tmp_path, capfd):
+    """The -c command exits at once: its maps are gone when the events are
+    printed, so `func` is found in the probed (position-dependent) executable."""
+    from tests.helpers.cbuild import build_c
+    prog = build_c(SHORT_LIVED, tmp_path, flags=("-O0", "-no-pie"))
+    code, out, err = run(["-e", f'uprobe:{prog}:work {{ printf("%s %d\\n", func, '
+                          f'*uaddr("counter")); @[func] = count(); }}', "-c", str(prog)],
+                         capfd)
+    assert code == 0, err
+    assert body(out) == ["work 7", "work 7", "work 8"]
+    assert out.endswith("@[work]: 3\n")
+
+
+WRITES_SLOWLY = """
+#include <unistd.h>
+int counter = 7;
+int main(void) { for (int i = 0; i < 4; i++) { counter += i; usleep(200000); } return 0; }
+"""
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("unwatched, hits", [("ADDR", 1), ("0x1234", 4)])
+def test_unwatch_detaches_the_watchpoint_on_its_address(tmp_path, capfd, unwatched, hits):
+    """Four writes 200 ms apart (bpftrace 0.17 prints the same): unwatch() of the
+    watched address stops it after the first; of another address changes nothing."""
+    from pytrace.kernel.elf_symbols import ElfSymbols
+    from pytrace.target.local import LocalTarget
+    from tests.helpers.cbuild import build_c
+    prog = build_c(WRITES_SLOWLY, tmp_path, flags=("-O0", "-no-pie"))
+    addr = hex(ElfSymbols.load(LocalTarget(), str(prog)).lookup("counter").address)
+    code, out, err = run(["-e", f'watchpoint:{addr}:4:w {{ printf("hit\\n"); '
+                          f'unwatch({unwatched.replace("ADDR", addr)}); }}', "-c", str(prog)],
+                         capfd)
+    assert code == 0, err
+    assert out == "Attaching 1 probe...\n" + "hit\n" * hits + "\n\n"
