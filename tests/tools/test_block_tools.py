@@ -61,9 +61,11 @@ def test_biostacks_shows_the_direct_io_submission_stack(loop):
     with ToolRun("biostacks") as run:
         direct_io(loop, write=False, blocks=20, block_size=4096)
     stacks = run.output.split("@usecs[")
-    ours = [s for s in stacks if "blkdev_read_iter" in s]
+    # The reads may arrive through more than one stack (a retried or split
+    # submission): together the stacks through read(2) hold all 20.
+    ours = [s for s in stacks if "blkdev_read_iter" in s and "ksys_read" in s]
     assert ours, run.output[-3000:]
-    assert "ksys_read" in ours[0] and hist_total(ours[0]) >= 20
+    assert sum(hist_total(s) for s in ours) >= 20, run.output[-3000:]
 
 
 def test_biotop_shows_the_workload_per_process_and_device(loop):
