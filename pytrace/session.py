@@ -250,7 +250,7 @@ def _isatty(stream) -> bool:
 def environment_settings() -> dict:
     """The BPFTRACE_* variables that are set (pytrace.settings.SETTINGS), by
     Settings field, each checked as bpftrace checks it."""
-    from pytrace.settings import SETTINGS, flag_value, mode_value
+    from pytrace.settings import SETTINGS, flag_value, mode_value, order_value
     values: dict = {}
     for setting in SETTINGS:
         text = os.environ.get(setting.env)
@@ -260,6 +260,8 @@ def environment_settings() -> dict:
             values[setting.field] = _env_count(setting.env)
         elif setting.kind == "flag":
             values[setting.field] = flag_value(setting.env, text)
+        elif setting.kind == "order":
+            values[setting.field] = order_value(setting.env, text)
         else:
             values[setting.field] = mode_value(setting.env, text)
     return values

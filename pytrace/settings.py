@@ -18,6 +18,8 @@ from pytrace import ast
 from pytrace.diagnostics import PytraceError
 
 STACK_MODES = ("bpftrace", "perf", "raw")
+# pytrace's own setting (not in any bpftrace): the order maps print in.
+PRINT_ORDERS = ("ascending", "descending")
 # str() buffers live on the 512-byte BPF stack: bpftrace 0.17 stops at 200.
 MAX_STRLEN = 200
 
@@ -27,7 +29,7 @@ class Setting:
     field: str              # the Settings attribute
     env: str                # the environment variable
     keys: tuple[str, ...]   # its names in a config block (besides `env`)
-    kind: str               # "count" (a positive integer), "flag" (0 or 1), "mode"
+    kind: str               # "count" (a positive integer), "flag" (0 or 1), "mode", "order"
 
 
 SETTINGS = (
@@ -46,6 +48,7 @@ SETTINGS = (
     Setting("cache_user_symbols", "BPFTRACE_CACHE_USER_SYMBOLS", ("cache_user_symbols",),
             "flag"),
     Setting("stack_mode", "BPFTRACE_STACK_MODE", ("stack_mode",), "mode"),
+    Setting("print_order", "PYTRACE_PRINT_ORDER", ("print_order",), "order"),
 )
 
 
@@ -65,6 +68,7 @@ class Settings:
     no_user_symbols: bool = False
     cache_user_symbols: bool = False  # accepted; a run reads each process's symbols once
     stack_mode: str = "bpftrace"
+    print_order: str = "ascending"  # pytrace's extension: "descending", largest first
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -84,6 +88,13 @@ def mode_value(env: str, text: str) -> str:
     if text not in STACK_MODES:
         raise PytraceError(f"Env var '{env}' did not contain a valid stack mode "
                            f"({', '.join(STACK_MODES)})")
+    return text
+
+
+def order_value(env: str, text: str) -> str:
+    if text not in PRINT_ORDERS:
+        raise PytraceError(f"Env var '{env}' did not contain a valid print order "
+                           f"({', '.join(PRINT_ORDERS)})")
     return text
 
 
@@ -115,8 +126,9 @@ def _config_value(setting: Setting, name: str, value: ast.Expr):
         raise PytraceError(f"{name} must be 0 or 1", value.span)
     text = value.name if isinstance(value, ast.Identifier) else \
         value.value if isinstance(value, ast.String) else None
-    if text not in STACK_MODES:
-        raise PytraceError(f"{name} must be one of: {', '.join(STACK_MODES)}", value.span)
+    choices = PRINT_ORDERS if setting.kind == "order" else STACK_MODES
+    if text not in choices:
+        raise PytraceError(f"{name} must be one of: {', '.join(choices)}", value.span)
     return text
 
 

@@ -108,9 +108,14 @@ class MapAccess:
         fd, spec = self._fd_spec(name)
         return read_map(self.target, fd, spec, self.ncpus, self.symbols)
 
+    @property
+    def _descending(self) -> bool:
+        """pytrace's `print_order = descending` (pytrace.settings): largest first."""
+        return self.loaded.resources.config.get("print_order") == "descending"
+
     def print(self, name: str, top: int = 0, div: int = 0) -> None:
         spec = self.loaded.resources.map(name)
-        self.sink.map(spec, self.read(name), top=top, div=div)
+        self.sink.map(spec, self.read(name), top=top, div=div, descending=self._descending)
 
     def _exit_specs(self) -> list[MapSpec]:
         return sorted(self.loaded.resources.user_maps,
@@ -139,7 +144,8 @@ class MapAccess:
             self.read_for_exit()
         for spec in self._exit_specs():
             raw = self._at_exit[spec.name]
-            self.sink.map(spec, decode_map(spec, raw, self.ncpus, self.symbols))
+            self.sink.map(spec, decode_map(spec, raw, self.ncpus, self.symbols),
+                          descending=self._descending)
 
     def clear(self, name: str) -> None:
         fd, spec = self._fd_spec(name)

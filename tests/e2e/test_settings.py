@@ -144,6 +144,9 @@ def test_perf_rb_pages_sizes_the_ring_buffer(capfd, monkeypatch):
     ("BPFTRACE_STACK_MODE", "fancy",
      "ERROR: Env var 'BPFTRACE_STACK_MODE' did not contain a valid stack mode "
      "(bpftrace, perf, raw)"),
+    ("PYTRACE_PRINT_ORDER", "down",
+     "ERROR: Env var 'PYTRACE_PRINT_ORDER' did not contain a valid print order "
+     "(ascending, descending)"),
 ])
 def test_a_bad_value_is_one_line(name, value, message, capfd, monkeypatch):
     monkeypatch.setenv(name, value)
@@ -158,6 +161,8 @@ def test_a_bad_value_is_one_line(name, value, message, capfd, monkeypatch):
     ("config = { stack_mode = fancy }", "1:25-30",
      "stack_mode must be one of: bpftrace, perf, raw"),
     ("config = { no_cpp_demangle = 2 }", "1:30-31", "no_cpp_demangle must be 0 or 1"),
+    ("config = { print_order = up }", "1:26-28",
+     "print_order must be one of: ascending, descending"),
 ])
 def test_a_bad_config_value_is_located(block, where, message, capfd):
     assert main(["-e", block + " BEGIN { exit(); }"]) == 1
@@ -178,3 +183,26 @@ def test_no_user_symbols_prints_addresses(cpp_program, capfd, monkeypatch):
     assert lines[2].strip() == leaf and re.fullmatch(r"0x[0-9a-f]+", lines[3].strip())
     assert lines[4] == "|"
     assert lines[5] == f"\t{leaf[2:]} {leaf} ([unknown])"
+
+
+# pytrace's own setting (docs/reference.md): maps print largest first, in
+# print() and at exit; the default stays bpftrace's ascending order.
+COUNTS = ("BEGIN { @c[1] = count(); @c[2] = count(); @c[2] = count(); @c[3] = count(); "
+          "@c[3] = count(); @c[3] = count(); print(@c, 2); exit(); }")
+
+
+@pytest.mark.parametrize("how", ["default", "config", "env"])
+def test_print_order_descending_puts_the_largest_first(how, capfd, monkeypatch):
+    program = COUNTS
+    if how == "config":
+        program = "config = { print_order = descending } " + program
+    elif how == "env":
+        monkeypatch.setenv("PYTRACE_PRINT_ORDER", "descending")
+    out = trace(["-e", program], capfd)
+    printed, at_exit = out.split("\n\n\n")
+    if how == "default":
+        assert printed.splitlines()[1:] == ["@c[2]: 2", "@c[3]: 3"]
+        assert at_exit.splitlines() == ["@c[1]: 1", "@c[2]: 2", "@c[3]: 3"]
+    else:
+        assert printed.splitlines()[1:] == ["@c[3]: 3", "@c[2]: 2"]
+        assert at_exit.splitlines() == ["@c[3]: 3", "@c[2]: 2", "@c[1]: 1"]
