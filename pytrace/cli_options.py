@@ -219,6 +219,7 @@ ENVIRONMENT:
     BPFTRACE_CACHE_USER_SYMBOLS [default: 0] accepted (checked); a run reads symbols once
     BPFTRACE_LOG_SIZE       [default: 1000000] accepted (checked); the verifier log grows as needed
     BPFTRACE_MAX_TYPE_RES_ITERATIONS [default: 0] accepted (checked); BTF types resolve as used
+    PYTRACE_PRINT_ORDER     [default: ascending] descending: maps print largest first (pytrace's own)
     PYTRACE_CACHE_DIR       [default: $XDG_CACHE_HOME/pytrace] where the kernel's BTF index is cached
     XDG_CACHE_HOME          [default: ~/.cache] holds pytrace/: parser tables, BTF index
     PYTRACE_NO_PARSER_CACHE [default: unset] set: rebuild the parser tables, do not cache them
