@@ -19,8 +19,7 @@ from pytrace.codegen.helpers import Helpers
 from pytrace.codegen.module import I1, I8, I64, ModuleBuilder
 from pytrace.codegen.reuse import ReuseCache
 from pytrace.passes.state import CompileState, Unit
-from pytrace.passes.types_util import is_int, is_signed
-from pytrace.types import StringType, TupleType, Type
+from pytrace.types import StringType, TupleType, Type, is_int, is_signed
 
 
 def align_of(offset: int) -> int:

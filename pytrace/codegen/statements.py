@@ -8,8 +8,7 @@ from pytrace.codegen import maps
 from pytrace.codegen.expressions import scaled
 from pytrace.codegen.function import FunctionCodegen, c64
 from pytrace.diagnostics import PytraceError
-from pytrace.passes.types_util import is_signed
-from pytrace.types import PointerType
+from pytrace.types import PointerType, is_signed
 
 
 def gen_block(fn: FunctionCodegen, block: ast.Block) -> None:

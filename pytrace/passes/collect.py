@@ -7,10 +7,9 @@ maps only by index (llvm.bpf.pseudo).
 from __future__ import annotations
 
 from pytrace import ast
-from pytrace.codegen.maps import key_layout
 from pytrace.passes.state import CompileState, error
 from pytrace.resources import EVENTS_MAP, LOST_MAP, MapSpec
-from pytrace.types import UINT64, AggregationType, HistType, LhistType
+from pytrace.types import UINT64, AggregationType, HistType, LhistType, key_layout
 
 MAX_ENTRIES = 4096          # bpftrace's default map size
 RINGBUF_BYTES = 1 << 22     # 4 MiB: must be a power-of-two multiple of the page size

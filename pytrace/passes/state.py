@@ -13,22 +13,7 @@ from dataclasses import dataclass, field
 from pytrace import ast
 from pytrace.diagnostics import PytraceError, PytraceWarning, Source, Span
 from pytrace.resources import AsyncAction, AttachSpec
-from pytrace.types import Type, value_type
-
-
-@value_type
-class UnknownType(Type):
-    """A value whose type is not known yet (a map read before its first assignment)."""
-
-    @property
-    def size(self) -> int:
-        return 8
-
-    def __str__(self) -> str:
-        return "unknown"
-
-
-UNKNOWN = UnknownType()
+from pytrace.types import UNKNOWN, Type, UnknownType  # noqa: F401 (re-exported)
 
 
 @dataclass
