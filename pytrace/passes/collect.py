@@ -53,4 +53,5 @@ def collect_maps(state: CompileState) -> list[MapSpec]:
     from pytrace.builtins.stacks import stack_map_specs
     specs.extend(stack_map_specs(state.uses))  # kstack/ustack: one map per frame limit
     state.map_indices = {m.name: i for i, m in enumerate(specs)}
+    state.map_specs = list(specs)
     return specs

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from pytrace import ast
 from pytrace.diagnostics import PytraceError, PytraceWarning, Source, Span
-from pytrace.resources import AsyncAction, AttachSpec
+from pytrace.resources import AsyncAction, AttachSpec, MapSpec
 from pytrace.types import UNKNOWN, Type, UnknownType  # noqa: F401 (re-exported)
 
 
@@ -57,6 +57,7 @@ class CompileState:
     uses: set[str] = field(default_factory=set)  # features needing support maps ("elapsed")
     map_keys_max: int = 0   # BPFTRACE_MAP_KEYS_MAX from the session; 0: not set
     map_indices: dict[str, int] = field(default_factory=dict)
+    map_specs: list[MapSpec] = field(default_factory=list)  # by index, from collect_maps
     # Per-node facts the checker leaves for codegen (action ids, constants), by id(node).
     node_info: dict[int, dict] = field(default_factory=dict)
 
