@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pytrace import ast
 from pytrace.passes.state import CompileState, error
-from pytrace.resources import EVENTS_MAP, LOST_MAP, MapSpec
+from pytrace.resources import EVENTS_MAP, LOST_MAP, MapSpec, stack_map_specs
 from pytrace.types import UINT64, AggregationType, HistType, LhistType, key_layout
 
 MAX_ENTRIES = 4096          # bpftrace's default map size
@@ -50,7 +50,6 @@ def collect_maps(state: CompileState) -> list[MapSpec]:
     specs.append(MapSpec(LOST_MAP, "array", (), UINT64, 4, 8, 1))
     if "elapsed" in state.uses:
         specs.append(MapSpec(ELAPSED_MAP, "array", (), UINT64, 4, 8, 1))
-    from pytrace.builtins.stacks import stack_map_specs
     specs.extend(stack_map_specs(state.uses))  # kstack/ustack: one map per frame limit
     state.map_indices = {m.name: i for i, m in enumerate(specs)}
     state.map_specs = list(specs)
