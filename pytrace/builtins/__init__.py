@@ -8,6 +8,9 @@ module). A record carries everything about its builtin:
   BuiltinFunction: name, check(checker, call) -> Type, codegen(fn, call) -> ir value
                    or, for aggregations (`@m[k] = count()`), aggregation(checker, call)
                    -> the map's value type and aggregate(fn, map_node, call).
+  Either may have write_into(fn, node, zero_fill) -> write(ptr) or None: its value
+  written straight into memory of its own type (a map key, a ring buffer record),
+  with no stack copy; None falls back to codegen plus a copy.
 What userspace does for it is an AsyncAction the check registers in the state.
 """
 
@@ -28,6 +31,7 @@ class BuiltinVariable:
     name: str
     type: Callable
     codegen: Callable
+    write_into: Callable | None = None
 
 
 @dataclass
@@ -39,6 +43,7 @@ class BuiltinFunction:
     codegen: Callable | None = None
     aggregation: Callable | None = None
     aggregate: Callable | None = None
+    write_into: Callable | None = None
 
 
 _VARIABLES: dict[str, BuiltinVariable] = {}
@@ -46,8 +51,8 @@ _FUNCTIONS: dict[str, BuiltinFunction] = {}
 _loaded = False
 
 
-def variable(name: str, type: Callable, codegen: Callable) -> BuiltinVariable:
-    record = _VARIABLES[name] = BuiltinVariable(name, type, codegen)
+def variable(name: str, type: Callable, codegen: Callable, **kw) -> BuiltinVariable:
+    record = _VARIABLES[name] = BuiltinVariable(name, type, codegen, **kw)
     return record
 
 

@@ -303,5 +303,19 @@ function("clear", check=_whole_map_check("clear"), codegen=_emit_plain)
 function("zero", check=_whole_map_check("zero"), codegen=_emit_plain)
 function("delete", check=_delete_check, codegen=_delete)
 function("join", check=_join_check, codegen=_join)
-function("str", check=_str_check, codegen=_str)
+def _write_str_into(fn, call, zero_fill):
+    """str(ptr) read straight into its destination; without zero_fill the bytes after
+    its NUL are left as they were (fine for records: readers stop at the NUL)."""
+    writer = prepare_str(fn, call)
+    if writer is None:
+        return None
+
+    def write(ptr):
+        if zero_fill:
+            fn.zero(ptr, call.ty.size)
+        writer(ptr)
+    return write
+
+
+function("str", check=_str_check, codegen=_str, write_into=_write_str_into)
 

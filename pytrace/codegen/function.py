@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 import llvmlite.ir as ir
 
+from pytrace.builtins import get_function, get_variable
 from pytrace.codegen.helpers import Helpers
 from pytrace.codegen.module import I1, I8, I64, ModuleBuilder
 from pytrace.codegen.reuse import ReuseCache
@@ -198,22 +199,16 @@ class FunctionCodegen:
 
     def prepare_store(self, e, dst_ty: Type, zero_fill: bool = True):
         """Evaluate what `e` needs now; return write(ptr, align) that puts its value in
-        memory of dst_ty later. comm and str() write their bytes in place, so a
-        printf record in the ring buffer needs no stack copy of its strings.
-        Without zero_fill, str() leaves the bytes after its NUL as they were
-        (fine for records: readers stop at the NUL)."""
+        memory of dst_ty later. A builtin whose record has write_into (comm, str())
+        writes its bytes in place, so a printf record in the ring buffer needs no
+        stack copy of its strings. zero_fill goes to the hook."""
         from pytrace import ast
-        if isinstance(e, ast.Builtin) and e.name == "comm" and dst_ty == e.ty:
-            return lambda ptr, align: self.current_comm(ptr, dst_ty.size)
-        if isinstance(e, ast.Call) and e.name == "str" and dst_ty == e.ty:
-            from pytrace.builtins.output import prepare_str
-            writer = prepare_str(self, e)
-            if writer is not None:
-                def write(ptr, align):
-                    if zero_fill:
-                        self.zero(ptr, dst_ty.size)
-                    writer(ptr)
-                return write
+        if isinstance(e, (ast.Builtin, ast.Call)) and dst_ty == e.ty:
+            record = get_variable(e.name) if isinstance(e, ast.Builtin) else get_function(e.name)
+            if record.write_into is not None:
+                write = record.write_into(self, e, zero_fill)
+                if write is not None:
+                    return lambda ptr, align: write(ptr)
         value = self.expr(e)
         return lambda ptr, align: self.store(dst_ty, value, ptr, e.ty, align)
 
