@@ -12,6 +12,7 @@ pytrace.codegen.expressions; this class only holds what they share.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import llvmlite.ir as ir
 
@@ -19,8 +20,10 @@ from pytrace.builtins import get_function, get_variable
 from pytrace.codegen.helpers import Helpers
 from pytrace.codegen.module import I1, I8, I64, ModuleBuilder
 from pytrace.codegen.reuse import ReuseCache
-from pytrace.passes.state import CompileState, Unit
 from pytrace.types import StringType, TupleType, Type, is_int, is_signed
+
+if TYPE_CHECKING:   # codegen is handed the passes' product; it imports nothing of passes
+    from pytrace.passes.state import CompileState, Unit
 
 
 def align_of(offset: int) -> int:
