@@ -97,7 +97,7 @@ def _attached_count(state: CompileState) -> int:
     name (a profile probe on every CPU is one), synthetic units not included."""
     names = set()
     for unit in state.units:
-        if getattr(unit, "synthetic", False):
+        if unit.synthetic:
             continue
         for spec in unit.specs:
             names.add((unit.probe_index, spec.name))

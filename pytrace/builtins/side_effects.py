@@ -45,7 +45,7 @@ def _register(checker, call, action: AsyncAction) -> None:
 
 
 def _require_unsafe(checker, call) -> None:
-    if not getattr(checker.state, "unsafe", False):
+    if not checker.state.unsafe:
         raise error(f"{call.name}() is an unsafe function being used in safe mode", call)
 
 

@@ -64,7 +64,7 @@ def _elapsed(fn, e):
 
 
 def _probe_type(checker, e):
-    if checker.unit.probe_id is None and not getattr(checker.unit, "probe_by_cookie", False):
+    if checker.unit.probe_id is None and not checker.unit.probe_by_cookie:
         raise error("probe builtin needs one program per attach point", e)
     return SpecialType("probe")
 

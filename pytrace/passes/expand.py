@@ -58,7 +58,7 @@ def expand_probes(state: CompileState) -> None:
             provider = get_provider(ap.provider, ap.span)
             try:
                 if getattr(provider, "expands_for_pid", False):
-                    specs = provider.expand(ap, state.target, pid=getattr(state, "pid", None))
+                    specs = provider.expand(ap, state.target, pid=state.pid)
                 else:
                     specs = provider.expand(ap, state.target)
             except NothingMatched as e:

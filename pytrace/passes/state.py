@@ -28,6 +28,8 @@ class Unit:
     probe_id: int | None = None  # index in Resources.probe_names
     function: str = ""
     section: str = ""
+    probe_by_cookie: bool = False  # `probe` read from the link's cookie (one program, many points)
+    synthetic: bool = False  # added by the compiler (the hidden BEGIN for elapsed), not written
 
 
 @dataclass
@@ -56,6 +58,9 @@ class CompileState:
     probe_names: list[str] = field(default_factory=list)
     uses: set[str] = field(default_factory=set)  # features needing support maps ("elapsed")
     map_keys_max: int = 0   # BPFTRACE_MAP_KEYS_MAX from the session; 0: not set
+    pid: int | None = None  # -p: user probes resolve binaries through that process
+    unsafe: bool = False    # --unsafe: system(), signal() and override() are allowed
+    helper_errors: int = 0  # -k / -kk: failing helpers are reported
     map_indices: dict[str, int] = field(default_factory=dict)
     map_specs: list[MapSpec] = field(default_factory=list)  # by index, from collect_maps
     # Per-node facts the checker leaves for codegen (action ids, constants), by id(node).
