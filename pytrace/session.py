@@ -87,7 +87,7 @@ class Session:
 
     def compile_options(self, cpid: int) -> dict:
         return {"cpid": cpid, "pid": self.pid, "helper_errors": self.helper_errors,
-                "unsafe": self.unsafe, "map_keys_max": _env_count("BPFTRACE_MAP_KEYS_MAX")}
+                "unsafe": self.unsafe, "settings": environment_settings()}
 
     # ---- running --------------------------------------------------------------------
     def run(self) -> int:
@@ -245,6 +245,24 @@ def _isatty(stream) -> bool:
         return os.isatty(stream.fileno())
     except (OSError, ValueError, io.UnsupportedOperation):
         return False
+
+
+def environment_settings() -> dict:
+    """The BPFTRACE_* variables that are set (pytrace.settings.SETTINGS), by
+    Settings field, each checked as bpftrace checks it."""
+    from pytrace.settings import SETTINGS, flag_value, mode_value
+    values: dict = {}
+    for setting in SETTINGS:
+        text = os.environ.get(setting.env)
+        if text is None:
+            continue
+        if setting.kind == "count":
+            values[setting.field] = _env_count(setting.env)
+        elif setting.kind == "flag":
+            values[setting.field] = flag_value(setting.env, text)
+        else:
+            values[setting.field] = mode_value(setting.env, text)
+    return values
 
 
 def _import_compiler() -> None:

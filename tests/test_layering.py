@@ -7,7 +7,8 @@ Layers, lowest first. A module may import its own layer and the layers below it:
   target     pytrace.target.*, pytrace.remote.* (side by side: the remote target drives
              the agent). Which kernel modules the agent may import is checked by
              tests/remote/test_agent_modules.py, not here.
-  contracts  the values stages hand each other: types, diagnostics, ast, resources
+  contracts  the values stages hand each other: types, diagnostics, ast, resources,
+             settings
   parse      parser, lexer, ast_builder, preprocessor, parse_tables, attach_points,
              c_definitions, ast_dump, pytrace.grammar
   providers  pytrace.probes.* (a provider holds a probe type's facts and kernel actions:
@@ -46,7 +47,7 @@ STAGE_ARROWS = {("runtime", "output")}
 _TOP = {
     "pytrace": "kernel",
     "types": "contracts", "diagnostics": "contracts", "ast": "contracts",
-    "resources": "contracts",
+    "resources": "contracts", "settings": "contracts",
     "parser": "parse", "lexer": "parse", "ast_builder": "parse", "preprocessor": "parse",
     "parse_tables": "parse", "attach_points": "parse", "c_definitions": "parse",
     "ast_dump": "parse", "grammar": "parse",

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from pytrace import ast
 from pytrace.diagnostics import PytraceError, PytraceWarning, Source, Span
-from pytrace.resources import AsyncAction, AttachSpec, MapSpec
+from pytrace.resources import AsyncAction, AttachSpec
+from pytrace.settings import Settings
 from pytrace.types import UNKNOWN, Type, UnknownType  # noqa: F401 (re-exported)
 
 
@@ -57,12 +58,13 @@ class CompileState:
     actions: list[AsyncAction] = field(default_factory=list)
     probe_names: list[str] = field(default_factory=list)
     uses: set[str] = field(default_factory=set)  # features needing support maps ("elapsed")
-    map_keys_max: int = 0   # BPFTRACE_MAP_KEYS_MAX from the session; 0: not set
     pid: int | None = None  # -p: user probes resolve binaries through that process
     unsafe: bool = False    # --unsafe: system(), signal() and override() are allowed
     helper_errors: int = 0  # -k / -kk: failing helpers are reported
+    # BPFTRACE_* variables and the config block (pytrace.settings), set by the compiler.
+    settings: Settings = field(default_factory=Settings)
+    ringbuf_bytes: int = 0  # the events ring buffer's size, set by collect_maps
     map_indices: dict[str, int] = field(default_factory=dict)
-    map_specs: list[MapSpec] = field(default_factory=list)  # by index, from collect_maps
     # Per-node facts the checker leaves for codegen (action ids, constants), by id(node).
     node_info: dict[int, dict] = field(default_factory=dict)
 

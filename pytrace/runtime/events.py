@@ -50,12 +50,10 @@ def _record_unpacker(action: AsyncAction):
 CAT_BYTES_MAX = 10240  # bpftrace's default limit for cat()
 
 
-def cat_bytes_max() -> int:
-    """cat()'s limit: BPFTRACE_CAT_BYTES_MAX as in bpftrace, else 10240 bytes."""
-    try:
-        return int(os.environ.get("BPFTRACE_CAT_BYTES_MAX", CAT_BYTES_MAX))
-    except ValueError:
-        return CAT_BYTES_MAX
+def cat_bytes_max(resources: Resources) -> int:
+    """cat()'s limit: BPFTRACE_CAT_BYTES_MAX or the config block's (pytrace.settings),
+    else 10240 bytes."""
+    return resources.config.get("cat_bytes_max") or CAT_BYTES_MAX
 
 
 class EventHandler:
@@ -235,7 +233,7 @@ class EventHandler:
         from pytrace.output.printf import format_printf
         path = format_printf(action.fmt or "", self.typed_args(action, payload))
         try:
-            data = self.target.read_file(path, cat_bytes_max())
+            data = self.target.read_file(path, cat_bytes_max(self.resources))
         except OSError as e:
             self.warn(f"ERROR: failed to open file '{path}': {e.strerror or e}")
             data = b""
@@ -257,6 +255,13 @@ class EventHandler:
         from pytrace.output.printf import format_printf
         self.warn("WARNING: " + format_printf(action.fmt or "", self.typed_args(action, payload)))
 
+    def _errno_text(self, errno: int) -> str:
+        """strerror() of the target (a remote target's C library may word it otherwise)."""
+        try:
+            return self.target.errno_text(errno)
+        except (AttributeError, NotImplementedError):   # a test double
+            return os.strerror(errno)
+
     def on_helper_error(self, action, payload):
         """-k: a helper failed at run time; options name the helper and the span."""
         import os
@@ -267,7 +272,7 @@ class EventHandler:
         if isinstance(retcode, int) and retcode >= 1 << 63:
             retcode -= 1 << 64
         helper, span = action.options.get("helper", "unknown"), action.options.get("span")
-        msg = f"Failed to {helper}: {os.strerror(-retcode)} ({retcode})"
+        msg = f"Failed to {helper}: {self._errno_text(-retcode)} ({retcode})"
         rendered = PytraceWarning(msg, span).render(self.source)
         self.sink.helper_error(helper, retcode, span.line if span else 0,
                                span.col if span else 0, rendered)
