@@ -19,8 +19,9 @@ Layers, lowest first. A module may import its own layer and the layers below it:
              arrow between them is runtime -> output (the runtime hands decoded values to
              the formatters)
   records    the builtin records, pytrace.builtins.<name>: a record spans the stages (its
-             checks, types and code), so it sits above them; stages find records only
-             through the registry, which loads them by package scan
+             checks, types, code and the handlers of its events), so it sits above
+             them; stages find records only through the registry, which loads them
+             by package scan
   drivers    compiler, session, cli, cli_options, info, tools, __main__, pytrace.listing.*:
              they wire the stages together
 

@@ -11,7 +11,8 @@ module). A record carries everything about its builtin:
   Either may have write_into(fn, node, zero_fill) -> write(ptr) or None: its value
   written straight into memory of its own type (a map key, a ring buffer record),
   with no stack copy; None falls back to codegen plus a copy.
-What userspace does for it is an AsyncAction the check registers in the state.
+  A function whose check registers an AsyncAction handles its records in userspace
+  with `events`: {action kind: handler(runtime, action, payload)}.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class BuiltinFunction:
     aggregation: Callable | None = None
     aggregate: Callable | None = None
     write_into: Callable | None = None
+    # What userspace does with the records its check registers: action kind ->
+    # handler(runtime, action, payload), runtime being runtime/events.EventHandler.
+    events: dict[str, Callable] | None = None
 
 
 _VARIABLES: dict[str, BuiltinVariable] = {}
@@ -83,6 +87,13 @@ def get_function(name: str, span=None) -> BuiltinFunction:
     if record is None:
         raise PytraceError(f"Unknown function: {name}", span)
     return record
+
+
+def event_handlers() -> dict[str, Callable]:
+    """Every builtin's handlers of its async actions, by action kind."""
+    _load()
+    return {kind: handler for record in _FUNCTIONS.values()
+            for kind, handler in (record.events or {}).items()}
 
 
 def names() -> tuple[list[str], list[str]]:
