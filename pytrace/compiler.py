@@ -76,7 +76,7 @@ def compile_program(program: ast.Program, target, *, params: list[str] | None = 
         fn.generate()
         # Providers whose program type depends on the point (tp_btf or raw
         # tracepoint, fentry's attach_btf_id) say so through program_attrs.
-        attrs = getattr(unit.provider, "program_attrs", None)
+        attrs = unit.provider.program_attrs
         extra = attrs(unit.specs, state.target) if attrs else {}
         programs.append(ProgramSpec(function=unit.function, section=unit.section,
                                     prog_type=extra.pop("prog_type", unit.provider.prog_type),
