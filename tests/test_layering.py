@@ -10,7 +10,7 @@ Layers, lowest first. A module may import its own layer and the layers below it:
   contracts  the values stages hand each other: types, diagnostics, ast, resources,
              settings
   parse      parser, lexer, ast_builder, preprocessor, parse_tables, attach_points,
-             c_definitions, ast_dump, pytrace.grammar
+             c_definitions, ast_dump, nesting, pytrace.grammar
   providers  pytrace.probes.* (a provider holds a probe type's facts and kernel actions:
              expansion over the target's facts, argument types, attach; it imports no
              stage) and the builtin registry, pytrace.builtins (the package itself)
@@ -51,7 +51,7 @@ _TOP = {
     "resources": "contracts", "settings": "contracts",
     "parser": "parse", "lexer": "parse", "ast_builder": "parse", "preprocessor": "parse",
     "parse_tables": "parse", "attach_points": "parse", "c_definitions": "parse",
-    "ast_dump": "parse", "grammar": "parse",
+    "ast_dump": "parse", "grammar": "parse", "nesting": "parse",
     "compiler": "drivers", "session": "drivers", "cli": "drivers", "cli_options": "drivers",
     "info": "drivers", "tools": "drivers", "__main__": "drivers", "listing": "drivers",
     "kernel": "kernel", "target": "target", "remote": "target", "probes": "providers",

@@ -15,7 +15,7 @@ from pytrace.codegen.module import I8P
 from pytrace.passes.state import UnknownType, error
 from pytrace.passes.types_util import contains_unknown, is_int
 from pytrace.resources import AsyncAction
-from pytrace.output.printf import format_printf, parse_format
+from pytrace.output.printf import parse_format
 from pytrace.passes.typecheck import describe
 from pytrace.types import (UINT64, VOID, AggregationType, BufferType, InetType,
                            MacAddressType, SpecialType, StringType, TimestampType,
@@ -302,6 +302,7 @@ def _str(fn, call):
 # ---- what userspace does with their records (runtime/events.py) ---------
 
 def _on_printf(runtime, action, payload):
+    from pytrace.output.printf import format_printf
     runtime.sink.printf(format_printf(action.fmt or "", runtime.typed_args(action, payload)))
 
 
