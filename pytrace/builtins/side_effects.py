@@ -16,8 +16,7 @@ from pytrace.output.printf import format_printf
 from pytrace.passes.state import UnknownType, error
 from pytrace.passes.typecheck import describe
 from pytrace.passes.types_util import contains_unknown, is_int, is_signed
-from pytrace.resources import AsyncAction
-from pytrace.runtime.events import cat_bytes_max
+from pytrace.resources import AsyncAction, Resources
 from pytrace.types import VOID, StringType, TupleType
 
 OVERRIDE_RETURN = 58   # bpf_override_return(ctx, rc)
@@ -179,6 +178,15 @@ def _as_i64(fn, value, ty):
 
 
 # ---- what userspace does with their records (runtime/events.py) ---------
+
+CAT_BYTES_MAX = 10240  # bpftrace's default limit for cat()
+
+
+def cat_bytes_max(resources: Resources) -> int:
+    """cat()'s limit: BPFTRACE_CAT_BYTES_MAX or the config block's (pytrace.settings),
+    else 10240 bytes."""
+    return resources.config.get("cat_bytes_max") or CAT_BYTES_MAX
+
 
 def _on_cat(runtime, action, payload):
     """cat(): the file's first cat_bytes_max() bytes; a file that cannot be

@@ -48,15 +48,6 @@ def _record_unpacker(action: AsyncAction):
     return struct.Struct(layout).unpack_from
 
 
-CAT_BYTES_MAX = 10240  # bpftrace's default limit for cat()
-
-
-def cat_bytes_max(resources: Resources) -> int:
-    """cat()'s limit: BPFTRACE_CAT_BYTES_MAX or the config block's (pytrace.settings),
-    else 10240 bytes."""
-    return resources.config.get("cat_bytes_max") or CAT_BYTES_MAX
-
-
 class EventHandler:
     """Decodes records and performs their actions; `maps` is a runtime.maps.MapAccess."""
 
