@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pytrace import ast
 from pytrace.codegen.function import FunctionCodegen, c64
 from pytrace.codegen.module import ModuleBuilder, emit_assembly, emit_object, optimise
+from pytrace.codegen.statements import generate
 from pytrace.diagnostics import PytraceError, Source
 from pytrace.passes.collect import ELAPSED_MAP, collect_maps
 from pytrace.passes.expand import expand_probes
@@ -73,7 +74,7 @@ def compile_program(program: ast.Program, target, *, params: list[str] | None = 
         fn = FunctionCodegen(mb, state, unit, var_types)
         if unit.provider.prog_type == "begin" and "elapsed" in state.uses:
             _store_start_time(fn)
-        fn.generate()
+        generate(fn)
         # Providers whose program type depends on the point (tp_btf or raw
         # tracepoint, fentry's attach_btf_id) say so through program_attrs.
         attrs = unit.provider.program_attrs

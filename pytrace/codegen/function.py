@@ -55,34 +55,13 @@ class FunctionCodegen:
         self.vars: dict[str, ir.Value] = {}
         self.loops: list[tuple[ir.Block, ir.Block]] = []  # (continue, break) targets
         self.temps: list[list[ir.Value]] = []
+        # The expression generator, set by codegen.statements.generate (this module
+        # imports no generator: they import it).
+        self.gen_expr = None
 
-    # ---- generation ----------------------------------------------------------
-    def generate(self) -> ir.Function:
-        from pytrace.codegen.expressions import gen_expr
-        from pytrace.codegen.statements import gen_block
-        self._gen_expr = gen_expr
-        probe = self.unit.probe
-        for name, ty in self.var_types.items():
-            self.vars[name] = self.alloc(ty.size, name)
-        # Variables start as zero, as in bpftrace; it also keeps the verifier happy
-        # about reading stack slots nobody wrote on some path.
-        for name, ty in self.var_types.items():
-            self.zero(self.vars[name], ty.size)
-        if probe.predicate is not None:
-            cond = self.truth(self.expr(probe.predicate))
-            body = self.fn.append_basic_block("body")
-            skip = self.fn.append_basic_block("skip")
-            self.b.cbranch(cond, body, skip)
-            self.b.position_at_end(skip)
-            self.b.ret(c64(0))
-            self.b.position_at_end(body)
-        gen_block(self, probe.body)
-        if not self.b.block.is_terminated:
-            self.b.ret(c64(0))
-        return self.fn
-
+    # ---- generation (the probe's body: pytrace.codegen.statements.generate) ------
     def expr(self, e) -> ir.Value:
-        return self._gen_expr(self, e)
+        return self.gen_expr(self, e)
 
     # ---- memory ---------------------------------------------------------------
     def alloc(self, size: int, name: str = "") -> ir.Value:
