@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pytrace import ast
 from pytrace.codegen.function import FunctionCodegen, c64
 from pytrace.codegen.module import ModuleBuilder, emit_assembly, emit_object, optimise
+from pytrace.codegen.statements import generate
 from pytrace.diagnostics import PytraceError, Source
 from pytrace.passes.collect import ELAPSED_MAP, collect_maps
 from pytrace.passes.expand import expand_probes
@@ -73,10 +74,10 @@ def compile_program(program: ast.Program, target, *, params: list[str] | None = 
         fn = FunctionCodegen(mb, state, unit, var_types)
         if unit.provider.prog_type == "begin" and "elapsed" in state.uses:
             _store_start_time(fn)
-        fn.generate()
+        generate(fn)
         # Providers whose program type depends on the point (tp_btf or raw
         # tracepoint, fentry's attach_btf_id) say so through program_attrs.
-        attrs = getattr(unit.provider, "program_attrs", None)
+        attrs = unit.provider.program_attrs
         extra = attrs(unit.specs, state.target) if attrs else {}
         programs.append(ProgramSpec(function=unit.function, section=unit.section,
                                     prog_type=extra.pop("prog_type", unit.provider.prog_type),
@@ -108,7 +109,7 @@ def _check_program_count(state: CompileState) -> None:
                            "many probes can make the system crash)")
     per_probe: dict[int, int] = {}
     for unit in state.units:
-        if not getattr(unit, "synthetic", False):
+        if not unit.synthetic:
             per_probe[unit.probe_index] = per_probe.get(unit.probe_index, 0) + 1
     programs = sum(n for n in per_probe.values() if n > 1)
     limit = state.settings.max_bpf_progs
@@ -123,7 +124,7 @@ def _attached_count(state: CompileState) -> int:
     name (a profile probe on every CPU is one), synthetic units not included."""
     names = set()
     for unit in state.units:
-        if getattr(unit, "synthetic", False):
+        if unit.synthetic:
             continue
         for spec in unit.specs:
             names.add((unit.probe_index, spec.name))

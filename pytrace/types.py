@@ -461,3 +461,38 @@ UINT32 = IntType(32, False)
 INT32 = IntType(32, True)
 UINT8 = IntType(8, False)
 VOID = VoidType()
+
+
+# ---- facts the checker, codegen and records share --------------------------------
+
+@value_type
+class UnknownType(Type):
+    """A value whose type is not known yet (a map read before its first assignment)."""
+
+    @property
+    def size(self) -> int:
+        return 8
+
+    def __str__(self) -> str:
+        return "unknown"
+
+
+UNKNOWN = UnknownType()
+
+
+def is_int(t: Type) -> bool:
+    return isinstance(t, (IntType, BoolType, PointerType, SpecialType)) or (
+        t is not None and t.is_integer and not isinstance(t, UnknownType))
+
+
+def is_signed(t: Type) -> bool:
+    return isinstance(t, IntType) and t.signed
+
+
+def key_layout(info) -> TupleType:
+    """A map's BPF key from what the passes agreed (`info.key_types`, `info.value_type`):
+    the key fields, then the bucket index for hist/lhist; a keyless map has the u64 0."""
+    keys = tuple(info.key_types or ())
+    if isinstance(info.value_type, (HistType, LhistType)):
+        return TupleType(keys + (UINT64,))
+    return TupleType(keys or (UINT64,))

@@ -4,6 +4,8 @@ map functions delete and str()."""
 
 from __future__ import annotations
 
+import time
+
 from pytrace import ast
 from pytrace.builtins import function
 from pytrace.codegen import events, maps
@@ -297,13 +299,72 @@ def _str(fn, call):
     return buf
 
 
-function("printf", check=_printf_check, codegen=_printf)
-function("print", check=_print_check, codegen=_print)
-function("time", check=_time_check, codegen=_emit_plain)
-function("exit", check=_exit_check, codegen=_exit)
-function("clear", check=_whole_map_check("clear"), codegen=_emit_plain)
-function("zero", check=_whole_map_check("zero"), codegen=_emit_plain)
+# ---- what userspace does with their records (runtime/events.py) ---------
+
+def _on_printf(runtime, action, payload):
+    from pytrace.output.printf import format_printf
+    runtime.sink.printf(format_printf(action.fmt or "", runtime.typed_args(action, payload)))
+
+
+def _on_print_map(runtime, action, payload):
+    opts = action.options
+    runtime.maps.print(action.map_name, top=int(opts.get("top", 0) or 0),
+                       div=int(opts.get("div", 0) or 0))
+
+
+def _on_print_value(runtime, action, payload):
+    (ty, value), = runtime.typed_args(action, payload)[:1]
+    runtime.sink.value(ty, value)
+
+
+def _on_time(runtime, action, payload):
+    fmt = action.fmt if action.fmt is not None else "%H:%M:%S\n"
+    runtime.sink.time(time.strftime(fmt, time.localtime()))
+
+
+def _on_exit(runtime, action, payload):
+    return True
+
+
+def _on_clear(runtime, action, payload):
+    runtime.maps.clear(action.map_name)
+
+
+def _on_zero(runtime, action, payload):
+    runtime.maps.zero(action.map_name)
+
+
+def _on_join(runtime, action, payload):
+    """Payload: u64 count of strings read, then the strings."""
+    delim = action.options.get("delim", " ")
+    count, *strings = runtime.args(action, payload)
+    runtime.sink.join(delim.join(strings[:count]))
+
+
+function("printf", check=_printf_check, codegen=_printf, events={"printf": _on_printf})
+function("print", check=_print_check, codegen=_print,
+         events={"print_map": _on_print_map, "print_value": _on_print_value})
+function("time", check=_time_check, codegen=_emit_plain, events={"time": _on_time})
+function("exit", check=_exit_check, codegen=_exit, events={"exit": _on_exit})
+function("clear", check=_whole_map_check("clear"), codegen=_emit_plain,
+         events={"clear": _on_clear})
+function("zero", check=_whole_map_check("zero"), codegen=_emit_plain,
+         events={"zero": _on_zero})
 function("delete", check=_delete_check, codegen=_delete)
-function("join", check=_join_check, codegen=_join)
-function("str", check=_str_check, codegen=_str)
+function("join", check=_join_check, codegen=_join, events={"join": _on_join})
+def _write_str_into(fn, call, zero_fill):
+    """str(ptr) read straight into its destination; without zero_fill the bytes after
+    its NUL are left as they were (fine for records: readers stop at the NUL)."""
+    writer = prepare_str(fn, call)
+    if writer is None:
+        return None
+
+    def write(ptr):
+        if zero_fill:
+            fn.zero(ptr, call.ty.size)
+        writer(ptr)
+    return write
+
+
+function("str", check=_str_check, codegen=_str, write_into=_write_str_into)
 

@@ -6,10 +6,9 @@ maps only by index (llvm.bpf.pseudo).
 
 from __future__ import annotations
 
-from pytrace.codegen.maps import key_layout
 from pytrace.passes.state import CompileState
-from pytrace.resources import EVENTS_MAP, LOST_MAP, MapSpec
-from pytrace.types import UINT64, AggregationType, HistType, LhistType
+from pytrace.resources import EVENTS_MAP, LOST_MAP, MapSpec, stack_map_specs
+from pytrace.types import UINT64, AggregationType, HistType, LhistType, key_layout
 
 MAX_ENTRIES = 4096          # bpftrace's default map size
 RINGBUF_BYTES = 1 << 22     # 4 MiB: must be a power-of-two multiple of the page size
@@ -58,7 +57,6 @@ def collect_maps(state: CompileState) -> list[MapSpec]:
     specs.append(MapSpec(LOST_MAP, "array", (), UINT64, 4, 8, 1))
     if "elapsed" in state.uses:
         specs.append(MapSpec(ELAPSED_MAP, "array", (), UINT64, 4, 8, 1))
-    from pytrace.builtins.stacks import stack_map_specs
     specs.extend(stack_map_specs(state.uses))  # kstack/ustack: one map per frame limit
     state.map_indices = {m.name: i for i, m in enumerate(specs)}
     return specs

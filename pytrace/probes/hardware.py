@@ -7,6 +7,7 @@ Event names and default sample periods are bpftrace's. A machine without a PMU
 from __future__ import annotations
 
 from pytrace.diagnostics import PytraceError
+from pytrace.probes import Provider
 from pytrace.resources import AttachSpec
 
 PERF_TYPE_HARDWARE = 0
@@ -26,7 +27,7 @@ EVENTS = {
 }
 
 
-class HardwareProvider:
+class HardwareProvider(Provider):
     name = "hardware"
     aliases = ("h",)
     prog_type = "perf_event"

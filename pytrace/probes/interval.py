@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pytrace.probes import Provider
 from pytrace.probes.perf_timers import attach_timer, parse_rate, rate_options
 from pytrace.resources import AttachSpec
 
 
-class IntervalProvider:
+class IntervalProvider(Provider):
     name = "interval"
     aliases = ("i",)
     prog_type = "perf_event"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pytrace.diagnostics import PytraceError
 from pytrace.kernel import wildcard
 from pytrace.kernel.kallsyms import Kallsyms
-from pytrace.probes import NothingMatched
+from pytrace.probes import NothingMatched, Provider
 from pytrace.resources import AttachSpec
 
 # A kretprobe on these can deadlock the machine (the return trampoline takes the
@@ -38,7 +38,7 @@ def _check_offset(ap, target, module: str | None, func: str, offset: int) -> Non
                            ap.span)
 
 
-class KprobeProvider:
+class KprobeProvider(Provider):
     ctx_kind = "pt_regs"
     user = False
     prog_type = "kprobe"

@@ -6,6 +6,7 @@ Default sample periods are bpftrace's, so `software:faults` means the same thing
 from __future__ import annotations
 
 from pytrace.diagnostics import PytraceError
+from pytrace.probes import Provider
 from pytrace.probes.perf_timers import PERF_TYPE_SOFTWARE
 from pytrace.resources import AttachSpec
 
@@ -25,7 +26,7 @@ _EVENTS = {
 }
 
 
-class SoftwareProvider:
+class SoftwareProvider(Provider):
     name = "software"
     aliases = ("s",)
     prog_type = "perf_event"

@@ -27,7 +27,7 @@ from pytrace.kernel.bpf import ATTACH_TRACE_UPROBE_MULTI
 from pytrace.kernel.elf_symbols import ElfSymbols, SymbolError, resolve_binary
 from pytrace.probes.demangle import demangle, without_parameters
 from pytrace.probes.x86_insn import starts_instruction
-from pytrace.probes import NothingMatched
+from pytrace.probes import NothingMatched, Provider
 from pytrace.resources import AttachSpec
 
 _ADDRESS = re.compile(r"^(0[xX][0-9a-fA-F]+|\d+)$")
@@ -93,7 +93,7 @@ def check_instruction_start(ap, target, path: str, elf: ElfSymbols, sym, offset:
                            ap.span)
 
 
-class UprobeProvider:
+class UprobeProvider(Provider):
     ctx_kind = "pt_regs"
     user = True
     prog_type = "uprobe"

@@ -10,13 +10,14 @@ stops the watched process.
 from __future__ import annotations
 
 from pytrace.diagnostics import PytraceError
+from pytrace.probes import Provider
 from pytrace.resources import AttachSpec
 
 LENGTHS = (1, 2, 4, 8)
 MODES = ("r", "w", "x", "rw")
 
 
-class WatchpointProvider:
+class WatchpointProvider(Provider):
     prog_type = "perf_event"
 
     def __init__(self, name: str, aliases: tuple[str, ...]):

@@ -29,8 +29,7 @@ class Attachments:
         for prog in declaration_order(loaded.programs):
             # A provider with attach_program attaches all of a program's points at
             # once (uprobe_multi: one link per binary); a program has one provider.
-            whole = prog.spec.attach and getattr(get_provider(prog.spec.attach[0].provider),
-                                                 "attach_program", None)
+            whole = prog.spec.attach and get_provider(prog.spec.attach[0].provider).attach_program
             if whole:
                 self._keep(self._attach(prog.spec.attach[0], whole, self.target, prog.fd,
                                         prog.spec, options))
@@ -98,8 +97,8 @@ def declaration_order(programs: list) -> list:
     kprobe or fentry point runs its newest attachment first: those providers
     (`runs_newest_first`) are attached last to first."""
     def newest_first(prog) -> bool:
-        return bool(prog.spec.attach and getattr(get_provider(prog.spec.attach[0].provider),
-                                                 "runs_newest_first", False))
+        return bool(prog.spec.attach
+                    and get_provider(prog.spec.attach[0].provider).runs_newest_first)
     return ([p for p in programs if not newest_first(p)]
             + [p for p in programs if newest_first(p)][::-1])
 

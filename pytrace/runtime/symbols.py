@@ -132,7 +132,7 @@ class TargetSymbols:
     def _stack_addresses(self, stype: T.StackType, stack_id: int) -> list[int]:
         if stack_id < 0 or self.loaded is None:
             return []
-        from pytrace.builtins.stacks import stack_map_name
+        from pytrace.resources import stack_map_name
         name = stack_map_name(stype.limit)
         try:
             fd = self.loaded.map_fd(name)
