@@ -14,6 +14,7 @@ from pytrace.ast import Program
 from pytrace.ast_builder import AstBuilder, is_builtin_name, token_span
 from pytrace.diagnostics import PytraceError, Source, Span
 from pytrace.lexer import LexError, Lexer, Token
+from pytrace.nesting import check_nesting
 from pytrace.parse_tables import Tables, load_tables
 
 # bison lists the expected tokens only when there are at most this many.
@@ -123,7 +124,9 @@ def get_parser() -> _Parser:
 
 def parse(source: Source) -> Program:
     """Parse a whole program; raises PytraceError with a Span on any error."""
-    return get_parser().parse(source)
+    program = get_parser().parse(source)
+    check_nesting(program, len(source.text))
+    return program
 
 
 def parse_text(text: str, name: str = "stdin") -> Program:

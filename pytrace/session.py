@@ -61,8 +61,13 @@ class Session:
 
     def compile(self, cpid: int = 0):
         from pytrace.compiler import compile_program
-        compiled = compile_program(self.parse(), self.get_target(), params=list(self.params),
+        from pytrace.nesting import call_with_deep_stack
+
+        def parse_and_compile():
+            return compile_program(self.parse(), self.get_target(), params=list(self.params),
                                    source=self.program, options=self.compile_options(cpid))
+        # The recursive stages need room for deeply nested programs (pytrace/nesting.py).
+        compiled = call_with_deep_stack(parse_and_compile)
         # Like bpftrace: located warnings go to stderr and the program still runs.
         stream = self.warning_stream if self.warning_stream is not None else sys.stderr
         for warning in compiled.warnings:
