@@ -94,7 +94,7 @@ class UprobeProvider:
             raise PytraceError(f"{ap.raw}: a {self.name} can not have an offset", ap.span)
         if _ADDRESS.match(func):
             # An absolute address in the binary (a virtual address, as nm shows it).
-            addr = int(func, 0)
+            addr = int(func, 0) if len(func.lstrip("0xX")) <= 20 else 1 << 64  # int() refuses 4300+ digits
             try:
                 file_offset = elf.file_offset(addr + offset)
             except SymbolError as e:
