@@ -11,6 +11,7 @@ import os
 import sys
 
 from pytrace.diagnostics import PytraceError, Source
+from pytrace.output.stream import OutputStream
 
 DEBUG_STAGES = ("ast", "ir", "asm", "resources")
 
@@ -113,6 +114,17 @@ def run_cli(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    stdout = sys.stdout
+    if not isinstance(stdout, OutputStream):
+        # A full disk or a device that refuses writes is one clean error, not a traceback.
+        sys.stdout = OutputStream(stdout, "standard output")
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout = stdout
+
+
+def _main(argv: list[str]) -> int:
     try:
         return run_cli(argv)
     except PytraceError as e:

@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass, field
 
 from pytrace.diagnostics import PytraceError, Source
+from pytrace.output.stream import OutputStream
 
 
 @dataclass
@@ -94,6 +95,9 @@ class Session:
             gc.enable()
 
     def _run(self, quick_start: bool) -> int:
+        # bpftrace's tuning variables are checked before anything starts, as it does.
+        for name in _TUNING_VARIABLES:
+            _env_count(name)
         from pytrace.output.sink import make_sink
         from pytrace.runtime.child import ChildCommand, WatchedProcess
         from pytrace.runtime.loader import load
@@ -108,6 +112,7 @@ class Session:
             elif self.pid is not None:
                 watched = WatchedProcess(self.pid)
             compiled = self.compile(cpid=child.pid if child else 0)
+            _check_probe_count(compiled.attached_count)
             loaded = load(target, compiled.object, compiled.resources)
             if self.verbose:
                 self.report_programs(loaded)
@@ -208,8 +213,8 @@ def _output_stream(opts):
     if opts.output:
         buffering = {"line": 1, "none": 1, "full": -1}.get(opts.buffering or "full", -1)
         try:
-            return open(opts.output, "w", buffering=buffering, encoding="utf-8",
-                        errors="surrogateescape")
+            return OutputStream(open(opts.output, "w", buffering=buffering, encoding="utf-8",
+                                     errors="surrogateescape"), opts.output)
         except OSError as e:
             raise PytraceError(f"Could not open output file {opts.output}: "
                                f"{e.strerror}") from None
@@ -228,13 +233,30 @@ def _isatty(stream) -> bool:
         return False
 
 
+# The BPFTRACE_* variables pytrace reads (BPFTRACE_MAP_KEYS_MAX when compiling).
+_TUNING_VARIABLES = ("BPFTRACE_CAT_BYTES_MAX", "BPFTRACE_MAX_PROBES")
+# bpftrace's default limit on attached probes: many probes can stall the machine.
+MAX_PROBES = 512
+
+
+def _check_probe_count(count: int) -> None:
+    limit = _env_count("BPFTRACE_MAX_PROBES") or MAX_PROBES
+    if count > limit:
+        raise PytraceError(
+            f"Can't attach to {count} probes because it exceeds the current limit of "
+            f"{limit} probes.\nYou can increase the limit through the BPFTRACE_MAX_PROBES "
+            "environment variable, but BE CAREFUL since a high number of probes attached "
+            "can cause your system to crash.")
+
+
 def _env_count(name: str) -> int:
     """A positive integer from the environment (bpftrace's tuning variables); 0
     when unset."""
     text = os.environ.get(name)
     if text is None:
         return 0
-    if not text.strip().isdigit() or int(text) == 0:
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 20 or not 0 < int(digits) < 1 << 64:
         raise PytraceError(f"Env var '{name}' did not contain a valid uint64_t, or was "
                            "zero-valued.")
     return int(text)

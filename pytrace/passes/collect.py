@@ -17,6 +17,10 @@ RINGBUF_BYTES = 1 << 22     # 4 MiB: must be a power-of-two multiple of the page
 ELAPSED_MAP = ".start"
 
 
+# A map's max_entries is a u32 in bpf(2).
+MAX_KEYS_LIMIT = (1 << 32) - 1
+
+
 def map_keys_max(state: CompileState) -> int:
     """Keys a user map holds: `config = { max_map_keys = N }`, else
     BPFTRACE_MAP_KEYS_MAX (options["map_keys_max"]), else bpftrace's 4096."""
@@ -25,7 +29,11 @@ def map_keys_max(state: CompileState) -> int:
         if name == "max_map_keys":
             if not isinstance(value, ast.Integer) or value.value < 1:
                 raise error("max_map_keys must be a positive integer", value)
+            if value.value > MAX_KEYS_LIMIT:
+                raise error(f"max_map_keys must be at most {MAX_KEYS_LIMIT}", value)
             return value.value
+    if state.map_keys_max > MAX_KEYS_LIMIT:
+        raise error(f"BPFTRACE_MAP_KEYS_MAX must be at most {MAX_KEYS_LIMIT}", None)
     return state.map_keys_max or MAX_ENTRIES
 
 

@@ -11,9 +11,10 @@ def pytrace(*args, timeout=120, env=None, **kwargs) -> subprocess.CompletedProce
     full_env = dict(os.environ)
     full_env.pop("PYTRACE_DEBUG", None)
     full_env.update(env or {})
+    kwargs.setdefault("stdout", subprocess.PIPE)
+    kwargs.setdefault("stderr", subprocess.PIPE)
     return subprocess.run([sys.executable, "-m", "pytrace", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, env=full_env,
-                          **kwargs)
+                          text=True, timeout=timeout, env=full_env, **kwargs)
 
 
 def one_error(result, name="stdin") -> str:
