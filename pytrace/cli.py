@@ -101,7 +101,8 @@ def run_cli(argv: list[str]) -> int:
             from pytrace.ast_dump import dump_ast
             from pytrace.nesting import call_with_deep_stack
             from pytrace.parser import parse
-            sys.stdout.write(call_with_deep_stack(lambda: dump_ast(parse(source))))
+            sys.stdout.write(call_with_deep_stack(lambda: dump_ast(parse(source)),
+                                                  len(source.text)))
             return 0
         from pytrace.session import run_from_cli
         return run_from_cli(opts, source, params)

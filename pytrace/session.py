@@ -68,7 +68,7 @@ class Session:
             return compile_program(self.parse(), self.get_target(), params=list(self.params),
                                    source=self.program, options=self.compile_options(cpid))
         # The recursive stages need room for deeply nested programs (pytrace/nesting.py).
-        compiled = call_with_deep_stack(parse_and_compile)
+        compiled = call_with_deep_stack(parse_and_compile, len(self.program.text))
         # Like bpftrace: located warnings go to stderr and the program still runs.
         stream = self.warning_stream if self.warning_stream is not None else sys.stderr
         for warning in compiled.warnings:
