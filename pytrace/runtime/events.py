@@ -243,7 +243,11 @@ class EventHandler:
         command = format_printf(action.fmt or "", self.typed_args(action, payload))
         # As bpftrace: the command's stdout is taken and printed in the trace's
         # order; its stderr (and stdin) stay the terminal's.
-        done = subprocess.run(command, shell=True, stdout=subprocess.PIPE)
+        try:
+            done = subprocess.run(command, shell=True, stdout=subprocess.PIPE)
+        except OSError as e:  # the shell could not start (E2BIG: a huge command)
+            self.warn(f"ERROR: system() could not run the command: {e.strerror or e}")
+            return
         self.sink.system(done.stdout.decode("utf-8", errors="surrogateescape"))
 
     def on_errorf(self, action, payload):

@@ -101,3 +101,38 @@ def test_probe_limit_from_the_environment():
     result = pytrace("-q", "-e", "BEGIN { } END { } interval:s:1 { exit(); }",
                      env={"BPFTRACE_MAX_PROBES": "3"})
     assert result.returncode == 0, result.stderr
+
+
+def test_system_command_too_long_for_the_shell():
+    result = pytrace("--unsafe", "-q", "-e",
+                     'BEGIN { system("%999999d", 1); printf("after\\n"); exit(); }')
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "ERROR: system() could not run the command: Argument list too long\n"
+    assert result.stdout.splitlines()[0] == "after"
+
+
+@pytest.mark.parametrize("probe", ["uprobe:/tmp:foo", "usdt:/tmp:a:b"])
+def test_user_probe_on_a_directory(probe):
+    first = one_error(pytrace("-e", f"{probe} {{ exit(); }}"))
+    assert first == f"stdin:1:1-{len(probe) + 1}: ERROR: {probe}: /tmp: Is a directory"
+
+
+@pytest.mark.parametrize("flag", ["-l", "-e"])
+def test_process_whose_maps_cannot_be_read(flag):
+    # Where init's /proc/1/maps is unreadable even to root (a container, ptrace
+    # rules), -p 1 must say so; where it is readable there is nothing to check.
+    try:
+        with open("/proc/1/maps", "rb") as f:
+            f.read(1)
+        pytest.skip("this machine lets us read init's maps")
+    except PermissionError:
+        pass
+    if flag == "-l":
+        result = pytrace("-p", "1", "-l", "uprobe:*")
+        assert one_error(result, None) == \
+            "ERROR: cannot read the memory maps of process 1: Permission denied"
+    else:
+        result = pytrace("-p", "1", "-e", "uprobe:libc:malloc { exit(); }")
+        assert one_error(result).endswith(
+            "ERROR: uprobe:libc:malloc: cannot read the memory maps of process 1: "
+            "Permission denied")
