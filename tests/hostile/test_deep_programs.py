@@ -49,3 +49,16 @@ def test_nested_tuples_compile_in_linear_time():
     program = "BEGIN { @ = " + "(1, " * 20 + "2" + ")" * 20 + "; exit(); }"
     result = pytrace("-d", "ir", "-e", program, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.kernel
+def test_program_past_the_bpf_stack_is_a_clear_located_error(tmp_path):
+    # Each map lookup's key lives until the statement ends: 100 of them are
+    # more than the 512 bytes of stack BPF gives a program.
+    script = tmp_path / "big.bt"
+    script.write_text("BEGIN { @a[0] = 1; @ = " + " + ".join(f"@a[{i}]" for i in range(100))
+                      + "; exit(); }")
+    first = one_error(pytrace(str(script)), str(script))
+    assert first.startswith(f"{script}:1:1-")
+    assert "ERROR: The BPF verifier rejected the program for BEGIN: " in first
+    assert first.endswith("bytes of stack; BPF allows 512)")
