@@ -362,6 +362,8 @@ class CDefinition(Node):
     members: list[CField] = field(default_factory=list)  # struct/union
     enumerators: list[tuple[str, int]] = field(default_factory=list)  # enum
     aliased: TypeName | None = None  # typedef
+    # Struct/union bodies declared inside this one's members (see c_definitions.py).
+    nested: list["CDefinition"] = field(default_factory=list, compare=False, repr=False)
 
 
 @dataclass
@@ -379,6 +381,10 @@ class Program(Node):
     includes: list[Include] = field(default_factory=list)
     c_definitions: list[CDefinition] = field(default_factory=list)
     config: Config | None = None
+    # Object-like #define macros in effect at the end (the lexer expanded them).
+    macros: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # Errors compiling must report (a missing #include "file"), from the preprocessor.
+    deferred_errors: list = field(default_factory=list, compare=False, repr=False)
 
 
 # ---- walking -----------------------------------------------------------------

@@ -3,8 +3,12 @@
 The grammar hands over each definition as one token; this module reads the
 subset of C that bpftrace scripts use (members with pointers, arrays and
 bitfields; enumerators with optional values; simple typedefs) and keeps the
-raw text for the type pass. It is not a C compiler: anything fancier (function
-pointers, nested anonymous members) is kept in `text` only.
+raw text for the type pass. Members may be struct/union bodies themselves,
+named or anonymous (`struct { short s; }; union { int u; } un;`): each becomes
+a definition of its own in `nested` (named `outer.member` or `outer.N`), the
+member refers to it, and an anonymous one is a member without a name, whose
+fields the type pass finds as C does. It is not a C compiler: anything fancier
+(function pointers) is kept in `text` only.
 """
 
 from __future__ import annotations
@@ -36,8 +40,30 @@ def parse_c_definition(text: str, line: int, col: int) -> CDefinition:
     if kind == "enum":
         definition.enumerators = _enumerators(body, span)
     else:
-        definition.members = _members(body, span)
+        definition.members = _members(body, span, definition)
     return definition
+
+
+_NESTED = re.compile(r"^\s*(struct|union)\s*(\w*)\s*\{(.*)\}(?P<rest>[^{}]*)$", re.S)
+
+
+def _nested_member(decl: str, span: Span, outer: CDefinition) -> list[CField] | None:
+    """A member declared with its own body; None when `decl` is not one."""
+    m = _NESTED.match(decl)
+    if m is None:
+        return None
+    kind, tag, body, rest = m.group(1), m.group(2), m.group(3), m.group("rest").strip()
+    name = tag or f"{outer.name}.{rest.split('[')[0].strip(' *') or len(outer.nested)}"
+    inner = CDefinition(kind, name, decl, span=span)
+    inner.members = _members(body, span, inner)
+    outer.nested.extend(inner.nested)
+    inner.nested = []
+    outer.nested.append(inner)
+    if not rest:
+        return [CField(TypeName(f"{kind} {name}", 0, None, span=span), "", span=span)]
+    _, declarators = _declaration(f"{kind} {name} {rest}", span)
+    return [CField(TypeName(f"{kind} {name}", stars, array, span=span), member, bits,
+                   span=span) for member, stars, array, bits in declarators]
 
 
 def _span_of_text(text: str, line: int, col: int) -> Span:
@@ -87,10 +113,14 @@ def _declaration(decl: str, span: Span) -> tuple[str, list[tuple[str, int, int |
     return base, declarators
 
 
-def _members(body: str, span: Span) -> list[CField]:
+def _members(body: str, span: Span, outer: CDefinition) -> list[CField]:
     members = []
     for decl in _split_top(body, ";"):
         if not decl.strip():
+            continue
+        nested = _nested_member(decl, span, outer)
+        if nested is not None:
+            members.extend(nested)
             continue
         base, declarators = _declaration(decl, span)
         for name, stars, array, bits in declarators:
@@ -133,6 +163,15 @@ def _int(text: str, span: Span) -> int:
 
 def _typedef(text: str, clean: str, span: Span) -> CDefinition:
     decl = clean.strip()[len("typedef"):].rstrip().rstrip(";")
+    body = _NESTED.match(decl)
+    if body is not None and body.group(1) in ("struct", "union"):
+        # `typedef struct { ... } name;`: the body is a definition of its own.
+        outer = CDefinition("typedef", "", text, span=span)
+        members = _nested_member(decl, span, outer)
+        member = members[0]
+        definition = CDefinition("typedef", member.name, text, aliased=member.type, span=span)
+        definition.nested = outer.nested
+        return definition
     base, declarators = _declaration(decl, span)
     name, stars, array, _ = declarators[0]
     tagged = re.match(r"^(struct|union|enum)\s+(\w+)", base)

@@ -1,115 +1,95 @@
 """The `pytrace` command: flags in, one library call out, errors as one clean message.
 
 Everything here is a thin layer over the library (pytrace.parser,
-pytrace.session, ...), so anything the shell can do, Python can do too.
+pytrace.session, ...), so anything the shell can do, Python can do too. The
+flags themselves, their words and the help text are pytrace.cli_options.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
+from pytrace.cli_options import HELP, Options, UsageError, parse_options
 from pytrace.diagnostics import PytraceError, Source
 from pytrace.output.stream import OutputStream
 
-DEBUG_STAGES = ("ast", "ir", "asm", "resources")
 
-
-def build_arg_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="pytrace",
-        description="Trace Linux with bpftrace programs, compiled in Python.",
-        usage="pytrace [options] [FILENAME | -e PROGRAM] [ARGS ...]",
-    )
-    p.add_argument("-e", dest="program", metavar="PROGRAM", help="program text")
-    p.add_argument("-d", dest="debug", metavar="STAGE", action="append",
-                   choices=DEBUG_STAGES,
-                   help="print a stage (ast, ir, asm, resources) and exit without loading")
-    p.add_argument("-l", dest="list", nargs="?", const="*", metavar="SEARCH",
-                   help="list probes matching SEARCH")
-    p.add_argument("-v", dest="verbose", action="store_true",
-                   help="verbose: instruction counts and verifier statistics")
-    p.add_argument("-f", dest="format", choices=("text", "json"), default="text",
-                   help="output format")
-    p.add_argument("-o", dest="output", metavar="FILE", help="write trace output to FILE")
-    p.add_argument("-c", dest="command", metavar="CMD",
-                   help="run CMD and trace until it exits (cpid is its pid)")
-    p.add_argument("-p", dest="pid", type=int, metavar="PID",
-                   help="restrict uprobes/USDT to PID and exit when it exits")
-    p.add_argument("-q", dest="quiet", action="store_true", help="quiet: no banner")
-    p.add_argument("-k", dest="helper_errors", action="count", default=0,
-                   help="report errors from BPF helpers")
-    p.add_argument("-B", dest="buffering", choices=("line", "full", "none"),
-                   help="output buffering")
-    p.add_argument("--unsafe", action="store_true",
-                   help="allow functions with side effects outside the trace: "
-                        "system(), signal(), override()")
-    p.add_argument("--target", default="local",
-                   help="where to trace: local, ssh://[user@]host, adb[:serial], cmd:COMMAND")
-    p.add_argument("args", nargs="*", metavar="ARGS",
-                   help="script file (without -e) and positional parameters $1...")
-    return p
-
-
-def read_program(opts) -> tuple[Source, list[str]]:
-    """The program source and the positional parameters that follow it."""
+def read_program(opts: Options) -> tuple[Source, list[str]]:
+    """The program source and the positional parameters that follow it: `-e`
+    text, a script file, or `-` for standard input."""
     if opts.program is not None:
         return Source(opts.program, "stdin"), list(opts.args)
     if not opts.args:
-        raise PytraceError("No program given: use -e PROGRAM or a script FILENAME")
+        raise UsageError("filename or -e 'program' required")
     path, params = opts.args[0], list(opts.args[1:])
+    if path == "-":
+        return Source(_decode(sys.stdin.buffer.read()), "stdin"), params
+    hint = ""
+    if not os.path.isfile(path):
+        # `pytrace opensnoop 1234`: a tool from scripts/ by name.
+        from pytrace.tools import find_tool
+        opts.tool = find_tool(path)
+        if opts.tool is not None:
+            path = opts.tool
+        elif os.sep not in path:
+            hint = " (nor is it a tool: `pytrace --tools` lists them)"
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            return Source(f.read(), path), params
+        with open(path, "rb") as f:
+            return Source(_decode(f.read()), path), params
     except OSError as e:
-        raise PytraceError(f"Could not read program file {path}: {e.strerror}") from None
+        raise PytraceError(f"failed to open file '{path}': {e.strerror}{hint}") from None
 
 
-def take_program_text(argv: list[str]) -> tuple[list[str], str | None]:
-    """Pull `-e TEXT` out before argparse, which mangles values like '-x' or '--'."""
-    rest, program, i = [], None, 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            rest.extend(argv[i:])
-            break
-        if arg == "-e" and i + 1 < len(argv):
-            program = argv[i + 1]
-            i += 2
-            continue
-        if arg.startswith("-e") and not arg.startswith("--"):
-            program = arg[2:]
-        else:
-            rest.append(arg)
-        i += 1
-    return rest, program
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", errors="surrogateescape")
 
 
 def run_cli(argv: list[str]) -> int:
-    argv, program = take_program_text(argv)
-    opts = build_arg_parser().parse_args(argv)
-    if program is not None:
-        opts.program = program
-    if opts.list is not None and opts.program is None:
-        from pytrace.listing import list_probes, take_list_search
-        if take_list_search(opts):  # `-lv SEARCH`, `-l -v SEARCH`
-            return list_probes(opts)
+    if not argv:
+        # As bpftrace: a bare `pytrace` is a request for the usage, and a failure.
+        sys.stderr.write(HELP)
+        return 1
+    opts = parse_options(argv)
+    if opts.help:
+        sys.stdout.write(HELP)
+        return 0
+    if opts.version:
+        from pytrace.cli_options import version_text
+        uname = os.uname()   # the local kernel: --version describes this installation
+        sys.stdout.write(version_text(f"{uname.sysname} {uname.release} {uname.machine}"))
+        return 0
+    if opts.info:
+        from pytrace.info import print_info
+        return print_info(opts.target)
+    if opts.tools:
+        from pytrace.tools import list_tools
+        return list_tools(sys.stdout)
+    if opts.listing and opts.program is None:
+        if len(opts.args) > 1:
+            raise UsageError("-l takes one search: " + " ".join(opts.args))
+        from pytrace.listing import list_probes
+        return list_probes(opts.args[0] if opts.args else "*", verbose=opts.verbose,
+                           pid=opts.pid, target_name=opts.target)
     source, params = read_program(opts)
     try:
-        if opts.debug and opts.debug == ["ast"]:
+        from pytrace.session import Session, run_from_cli
+        if opts.debug == ["ast"]:
             from pytrace.ast_dump import dump_ast
             from pytrace.nesting import call_with_deep_stack
-            from pytrace.parser import parse
-            sys.stdout.write(call_with_deep_stack(lambda: dump_ast(parse(source)),
-                                                  len(source.text)))
+            session = Session(source, include_dirs=opts.include_dirs,
+                              include_files=opts.include_files)
+            sys.stdout.write(call_with_deep_stack(lambda: dump_ast(session.parse()),
+                                                  source.text))
             return 0
-        from pytrace.session import run_from_cli
         return run_from_cli(opts, source, params)
     except PytraceError as e:
         # Errors point into this program unless a stage said otherwise.
         if getattr(e, "source", None) is None:
             e.source = source
+        if opts.tool:
+            from pytrace.tools import needs_note
+            e.note = needs_note(opts.tool)
         raise
 
 
@@ -128,9 +108,14 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     try:
         return run_cli(argv)
+    except UsageError as e:
+        print(f"ERROR: {e.message} (see pytrace --help)", file=sys.stderr)
+        return 1
     except PytraceError as e:
         source = getattr(e, "source", None)
         print(e.render(source), file=sys.stderr)
+        if getattr(e, "note", None):
+            print(e.note, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

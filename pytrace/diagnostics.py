@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pytrace.kernel.errors import PytraceError, render_diagnostic  # noqa: F401 - re-exported
 from pytrace.types import Frozen, value_type
 
 
@@ -43,42 +44,5 @@ class Source:
         return ""
 
 
-class PytraceError(Exception):
-    """A user-facing error; `span` points into the program when it has a place."""
-
-    severity = "ERROR"
-
-    def __init__(self, message: str, span: Span | None = None):
-        super().__init__(message)
-        self.message = message
-        self.span = span
-
-    def render(self, source: Source | None = None) -> str:
-        return render_diagnostic(self.severity, self.message, self.span, source)
-
-
 class PytraceWarning(PytraceError):
     severity = "WARNING"
-
-
-def render_diagnostic(severity: str, message: str, span: Span | None,
-                      source: Source | None) -> str:
-    """bpftrace's shape: `FILE:L:C1-C2: ERROR: msg`, the line, then `~` under the span.
-
-    Tabs in the echoed line are expanded to 4 spaces, as bpftrace does, and the
-    marker is shifted to match. A span over several lines prints only
-    `FILE:L1-L2: ERROR: msg`.
-    """
-    if span is None or source is None:
-        return f"{severity}: {message}"
-    if span.end_line != span.line:
-        return f"{source.name}:{span.line}-{span.end_line}: {severity}: {message}"
-    raw = source.line_text(span.line)
-    end_col = max(span.end_col, span.col)
-    header = f"{source.name}:{span.line}:{span.col}-{end_col}: {severity}: {message}"
-    shown = raw.replace("\t", "    ")
-    # Recompute columns after tab expansion so the marker sits under the span.
-    prefix = raw[: span.col - 1].replace("\t", "    ")
-    body = raw[span.col - 1: end_col - 1].replace("\t", "    ")
-    marker = " " * len(prefix) + "~" * len(body)
-    return f"{header}\n{shown}\n{marker}"

@@ -61,11 +61,14 @@ class Lexer:
         self.general = re.compile("|".join(groups))
         self.skip = re.compile("(?:" + "|".join(tables.ignore) + ")*")
 
-    def tokens(self, text: str):
+    def tokens(self, text: str, macros: dict[str, str] | None = None,
+               expanding: frozenset = frozenset()):
         """A generator: send() it the set of acceptable terminals, get the next Token.
 
         The first value must be primed with next(); the end of input is a
-        `$END` token with an empty value.
+        `$END` token with an empty value. An identifier naming one of `macros`
+        (from #define) is replaced by the tokens of its body, each spanning
+        the identifier; `expanding` stops a macro from expanding inside itself.
         """
         pos, line, line_start = 0, 1, 0
         accepts = yield None
@@ -99,7 +102,24 @@ class Lexer:
             tok = Token(type_, value, line, pos - line_start + 1, end_line, end_col, pos)
             pos += len(value)
             line, line_start = end_line, next_line_start
+            if macros and type_ == "IDENT" and value in macros and value not in expanding:
+                accepts = yield from self._expansion(tok, macros, expanding, accepts)
+                continue
             accepts = yield tok
+
+    def _expansion(self, name: Token, macros: dict[str, str], expanding: frozenset, accepts):
+        """Yield the tokens of macro `name`'s body; return the parser's next `accepts`."""
+        body = self.tokens(macros[name.value], macros, expanding | {name.value})
+        next(body)
+        while True:
+            try:
+                tok = body.send(accepts)
+            except LexError:
+                raise LexError(name.start_pos, name.line, name.column) from None
+            if tok.type == "$END":
+                return accepts
+            accepts = yield Token(tok.type, tok.value, name.line, name.column,
+                                  name.end_line, name.end_column, name.start_pos)
 
     def _match(self, text: str, pos: int, accepts) -> tuple[str | None, str]:
         for name in self.special_order:

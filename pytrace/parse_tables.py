@@ -16,8 +16,6 @@ import os
 import sys
 import zlib
 
-import pytrace.grammar
-
 # Tokens only some parser states may start: they would swallow ordinary
 # tokens (an attach point looks like an identifier with colons), so the lexer
 # tries them only where the grammar accepts them. Order is priority order.
@@ -67,15 +65,28 @@ class Tables:
         return (data[0], data[1], [tuple(r) for r in self.rules], *data[3:])
 
 
+# A source checkout keeps the grammar beside the package (grammar/); an install
+# ships it inside as pytrace.grammar.
+_CHECKOUT_GRAMMAR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                 "grammar", "pytrace.lark")
+
+
 def grammar_text() -> str:
-    # The file beside the package (installed or editable) is the cheap way in;
-    # importlib.resources costs ~10 ms of imports and is only the fallback
-    # for a zipped install.
-    path = os.path.join(os.path.dirname(pytrace.grammar.__file__), "pytrace.lark")
+    # The checkout's file first: running from a checkout (python3 -m pytrace)
+    # must use its own grammar, whatever else is installed. Then the file
+    # beside the installed package; importlib.resources costs ~10 ms of imports
+    # and is only the fallback for a zipped install.
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(_CHECKOUT_GRAMMAR, encoding="utf-8") as f:
             return f.read()
     except OSError:
+        pass
+    try:
+        import pytrace.grammar
+        path = os.path.join(os.path.dirname(pytrace.grammar.__file__), "pytrace.lark")
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, ImportError):
         from importlib.resources import files
         return files("pytrace.grammar").joinpath("pytrace.lark").read_text(encoding="utf-8")
 

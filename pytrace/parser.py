@@ -15,6 +15,7 @@ from pytrace.ast_builder import AstBuilder, is_builtin_name, token_span
 from pytrace.diagnostics import PytraceError, Source, Span
 from pytrace.lexer import LexError, Lexer, Token
 from pytrace.nesting import check_nesting
+from pytrace.preprocessor import PreprocessOptions, preprocess
 from pytrace.parse_tables import Tables, load_tables
 
 # bison lists the expected tokens only when there are at most this many.
@@ -51,13 +52,14 @@ class _Parser:
              r.expand1, r.origin.startswith("_"), r.has_helpers)
             for r in tables.rules]
 
-    def parse(self, source: Source) -> Program:
+    def parse(self, source: Source, options: PreprocessOptions | None = None) -> Program:
         actions, gotos = self.tables.actions, self.tables.gotos
+        pre = preprocess(source.text, options)
         reductions = self.reductions
         end_state = self.tables.end_state
         states = [self.tables.start_state]
         values: list = []
-        tokens = self.lexer.tokens(source.text)
+        tokens = self.lexer.tokens(pre.text, pre.macros)
         next(tokens)
         try:
             while True:
@@ -93,9 +95,31 @@ class _Parser:
                     states.append(gotos[states[-1]][origin])
                     values.append(value)
                     if states[-1] == end_state and token.type == "$END":
-                        return values[-1]
+                        program = _with_headers(values[-1], pre)
+                        # Macros expand while lexing: then the text's length says
+                        # nothing about the depth (-1: always walk).
+                        check_nesting(program, -1 if pre.macros else len(pre.text))
+                        return program
         except LexError as e:
             raise _lexical_error(e, source) from None
+
+
+def _with_headers(program: Program, pre) -> Program:
+    """Add the struct/union/enum definitions of the script's own headers."""
+    if pre.header_definitions:
+        from pytrace.c_definitions import parse_c_definition
+        definitions = []
+        for _, text in pre.header_definitions:
+            try:
+                definitions.append(parse_c_definition(text, 1, 1))
+            except PytraceError:
+                # C beyond the subset (function pointer typedefs...): skipped; a
+                # script using that type gets "Unknown type" where it does.
+                continue
+        program.c_definitions[:0] = definitions
+    program.macros = dict(pre.macros)
+    program.deferred_errors = list(pre.missing)
+    return program
 
 
 class _Splice(list):
@@ -122,15 +146,26 @@ def get_parser() -> _Parser:
     return _parser
 
 
-def parse(source: Source) -> Program:
-    """Parse a whole program; raises PytraceError with a Span on any error."""
-    program = get_parser().parse(source)
-    check_nesting(program, len(source.text))
-    return program
+def parse(source: Source, options: PreprocessOptions | None = None) -> Program:
+    """Parse a whole program; raises PytraceError with a Span on any error.
+
+    `options` carries -I/--include and the predefined macros (BPFTRACE_HAVE_BTF)."""
+    return get_parser().parse(source, options)
 
 
 def parse_text(text: str, name: str = "stdin") -> Program:
     return parse(Source(text, name))
+
+
+def parse_runnable(source: Source, options: PreprocessOptions | None = None) -> Program:
+    """Parse a program that is to run: one without any probe (empty, only
+    comments, only definitions) is refused, as bpftrace refuses it, rather
+    than attaching nothing and waiting forever."""
+    program = parse(source, options)
+    if not program.probes:
+        raise PytraceError("the program has no probes: expecting one such as "
+                           "'BEGIN { ... }'", _whole_span(source))
+    return program
 
 
 # ---- errors ------------------------------------------------------------------
@@ -198,6 +233,14 @@ def _lexical_error(e: LexError, source: Source) -> PytraceError:
     if char.isprintable() and not char.isspace():
         return PytraceError(f"invalid character '{char}'", start)
     return PytraceError(f"invalid character '\\x{ord(char):02x}'", start)
+
+
+def _whole_span(source: Source) -> Span | None:
+    """All of a program that has some text; None for an empty one."""
+    if not source.text.strip():
+        return None
+    lines = source.text.rstrip("\n").split("\n")
+    return Span(1, 1, len(lines), len(lines[-1]) + 1)
 
 
 def _end_span(source: Source) -> Span:

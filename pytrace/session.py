@@ -39,6 +39,8 @@ class Session:
     helper_errors: int = 0
     unsafe: bool = False               # --unsafe: allow system(), signal(), override()
     warning_stream: object | None = None  # stderr when None
+    include_dirs: list[str] = field(default_factory=list)   # -I DIR
+    include_files: list[str] = field(default_factory=list)  # --include FILE
     # The CLI's one run per process: no cyclic GC until tracing starts (see run()).
     quick_start: bool = False
     # The CLI's too: the process exits next, so closes that are slow in the kernel
@@ -57,8 +59,22 @@ class Session:
         return self.target
 
     def parse(self):
-        from pytrace.parser import parse
-        return parse(self.program)
+        from pytrace.parser import parse_runnable
+        return parse_runnable(self.program, self.preprocess_options())
+
+    def preprocess_options(self):
+        """-I, --include, the script's directory, and BPFTRACE_HAVE_BTF if the target has BTF."""
+        from pytrace.preprocessor import HAVE_BTF, PreprocessOptions
+        name = self.program.name
+        script_dir = os.path.dirname(name) if name != "stdin" else os.getcwd()
+        defines = {}
+        # Only directives read it: a one-liner does not pay for the BTF module.
+        if "#" in self.program.text or self.include_files:
+            from pytrace.kernel.btf import VMLINUX_PATH
+            if self.get_target().path_exists(VMLINUX_PATH):
+                defines[HAVE_BTF] = "1"
+        return PreprocessOptions(list(self.include_dirs), list(self.include_files), defines,
+                                 script_dir or ".")
 
     def compile(self, cpid: int = 0):
         from pytrace.compiler import compile_program
@@ -68,7 +84,7 @@ class Session:
             return compile_program(self.parse(), self.get_target(), params=list(self.params),
                                    source=self.program, options=self.compile_options(cpid))
         # The recursive stages need room for deeply nested programs (pytrace/nesting.py).
-        compiled = call_with_deep_stack(parse_and_compile, len(self.program.text))
+        compiled = call_with_deep_stack(parse_and_compile, self.program.text)
         # Like bpftrace: located warnings go to stderr and the program still runs.
         stream = self.warning_stream if self.warning_stream is not None else sys.stderr
         for warning in compiled.warnings:
@@ -77,7 +93,7 @@ class Session:
 
     def compile_options(self, cpid: int) -> dict:
         return {"cpid": cpid, "pid": self.pid, "helper_errors": self.helper_errors,
-                "unsafe": self.unsafe, "map_keys_max": _env_count("BPFTRACE_MAP_KEYS_MAX")}
+                "unsafe": self.unsafe, "settings": environment_settings()}
 
     # ---- running --------------------------------------------------------------------
     def run(self) -> int:
@@ -95,11 +111,7 @@ class Session:
             gc.enable()
 
     def _run(self, quick_start: bool) -> int:
-        # bpftrace's tuning variables are checked before anything starts, as it does.
-        for name in _TUNING_VARIABLES:
-            _env_count(name)
         from pytrace.output.sink import make_sink
-        from pytrace.runtime.child import ChildCommand, WatchedProcess
         from pytrace.runtime.loader import load
         from pytrace.runtime.loop import TraceOptions, run_trace
         from pytrace.runtime.symbols import TargetSymbols
@@ -107,12 +119,14 @@ class Session:
         target = self.get_target()
         child = watched = loaded = None
         try:
+            if getattr(target, "connecting", False):
+                _import_compiler()   # while the remote agent starts
+            target.check_privileges()
             if self.command:
-                child = ChildCommand(self.command)
+                child = target.start_command(self.command)
             elif self.pid is not None:
-                watched = WatchedProcess(self.pid)
+                watched = target.watch_process(self.pid)
             compiled = self.compile(cpid=child.pid if child else 0)
-            _check_probe_count(compiled.attached_count)
             loaded = load(target, compiled.object, compiled.resources)
             if self.verbose:
                 self.report_programs(loaded)
@@ -181,15 +195,21 @@ def trace_output(program: str, *args: str, **options) -> str:
 # ---- the command line ---------------------------------------------------------------------
 
 def run_from_cli(opts, source: Source, params: list[str]) -> int:
-    if opts.target not in (None, "local"):
-        raise PytraceError(f"--target {opts.target}: remote targets are not supported yet")
     session = Session(source, params=params, format=opts.format, quiet=opts.quiet,
                       command=opts.command, pid=opts.pid, verbose=opts.verbose,
                       helper_errors=opts.helper_errors, unsafe=opts.unsafe)
+    session.include_dirs, session.include_files = opts.include_dirs, opts.include_files
+    if opts.target not in (None, "local"):
+        from pytrace.target.choose import open_target
+        session.target = open_target(opts.target)
     if opts.debug:
-        for stage in opts.debug:
-            sys.stdout.write(session.debug_text(stage))
-        sys.stdout.flush()
+        try:
+            for stage in opts.debug:
+                sys.stdout.write(session.debug_text(stage))
+            sys.stdout.flush()
+        finally:
+            if session.target is not None:
+                session.target.close_all()
         return 0
     stream = _output_stream(opts)
     try:
@@ -233,20 +253,32 @@ def _isatty(stream) -> bool:
         return False
 
 
-# The BPFTRACE_* variables pytrace reads (BPFTRACE_MAP_KEYS_MAX when compiling).
-_TUNING_VARIABLES = ("BPFTRACE_CAT_BYTES_MAX", "BPFTRACE_MAX_PROBES")
-# bpftrace's default limit on attached probes: many probes can stall the machine.
-MAX_PROBES = 512
+def environment_settings() -> dict:
+    """The BPFTRACE_* variables that are set (pytrace.settings.SETTINGS), by
+    Settings field, each checked as bpftrace checks it."""
+    from pytrace.settings import SETTINGS, flag_value, mode_value
+    values: dict = {}
+    for setting in SETTINGS:
+        text = os.environ.get(setting.env)
+        if text is None:
+            continue
+        if setting.kind == "count":
+            values[setting.field] = _env_count(setting.env)
+        elif setting.kind == "flag":
+            values[setting.field] = flag_value(setting.env, text)
+        else:
+            values[setting.field] = mode_value(setting.env, text)
+    return values
 
 
-def _check_probe_count(count: int) -> None:
-    limit = _env_count("BPFTRACE_MAX_PROBES") or MAX_PROBES
-    if count > limit:
-        raise PytraceError(
-            f"Can't attach to {count} probes because it exceeds the current limit of "
-            f"{limit} probes.\nYou can increase the limit through the BPFTRACE_MAX_PROBES "
-            "environment variable, but BE CAREFUL since a high number of probes attached "
-            "can cause your system to crash.")
+def _import_compiler() -> None:
+    """Load the compiler and LLVM now (~35 ms): a remote agent is starting
+    meanwhile. A failure here is reported where the compiler is used."""
+    try:
+        from pytrace.codegen.module import _target_machine
+        _target_machine()
+    except Exception:  # noqa: BLE001 - see the docstring
+        pass
 
 
 def _env_count(name: str) -> int:
@@ -256,7 +288,8 @@ def _env_count(name: str) -> int:
     if text is None:
         return 0
     digits = text.strip()
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 20 or not 0 < int(digits) < 1 << 64:
+    if (not (digits.isascii() and digits.isdigit()) or len(digits) > 20
+            or not 0 < int(digits) < 1 << 64):
         raise PytraceError(f"Env var '{name}' did not contain a valid uint64_t, or was "
                            "zero-valued.")
     return int(text)

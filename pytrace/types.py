@@ -325,6 +325,14 @@ class SpecialType(Type):
 
 
 @value_type
+class CgroupPathType(SpecialType):
+    """cgroup_path(id, filter): the cgroup id, printed as `hierarchy:/path` for each
+    mounted hierarchy whose name matches `filter` (a wildcard)."""
+
+    filter: str = "*"
+
+
+@value_type
 class InetType(Type):
     """ntop(): u64 address family then 16 address bytes; prints as address text."""
 

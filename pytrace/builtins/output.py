@@ -19,7 +19,7 @@ from pytrace.types import (UINT64, VOID, AggregationType, BufferType, InetType,
                            MacAddressType, SpecialType, StringType, TimestampType,
                            TupleType)
 
-STRLEN = 64
+STRLEN = 64  # join()'s strings; str() takes BPFTRACE_STRLEN (pytrace.settings)
 JOIN_ARGS = 16
 
 
@@ -266,7 +266,7 @@ def _str_check(checker, call):
     if not (is_int(t) or isinstance(t, UnknownType)):
         raise error(f"str() expects an integer or a pointer type as first argument "
                     f"({t} provided)", call)
-    return StringType(STRLEN)
+    return StringType(checker.state.settings.strlen)  # BPFTRACE_STRLEN
 
 
 def prepare_str(fn, call):
@@ -276,11 +276,12 @@ def prepare_str(fn, call):
     if isinstance(arg, ast.PositionalParam) or isinstance(arg.ty, StringType):
         return None
     value = fn.expr(arg)
-    size = c64(STRLEN)
+    strlen = fn.state.settings.strlen
+    size = c64(strlen)
     if len(call.args) == 2:
         # n bytes plus the NUL, clamped so the verifier sees a bounded size.
         want = fn.b.add(fn.expr(call.args[1]), c64(1))
-        size = fn.b.select(fn.b.icmp_unsigned("<", want, c64(STRLEN)), want, c64(STRLEN))
+        size = fn.b.select(fn.b.icmp_unsigned("<", want, c64(strlen)), want, c64(strlen))
     return lambda dst: fn.h.probe_read_str(dst, size, fn.b.inttoptr(value, I8P))
 
 
@@ -293,8 +294,9 @@ def _str(fn, call):
     if isinstance(arg.ty, StringType):
         return fn.expr(arg)
     write = prepare_str(fn, call)
-    buf = fn.alloc(STRLEN, "str")
-    fn.zero(buf, STRLEN)
+    strlen = fn.state.settings.strlen
+    buf = fn.alloc(strlen, "str")
+    fn.zero(buf, strlen)
     write(buf)
     return buf
 

@@ -106,7 +106,7 @@ def _call_check(kernel: bool):
         args = call.args
         if len(args) > 2:
             raise error(f"{call.name}() takes up to 2 arguments ({len(args)} provided)", call)
-        mode, limit = "bpftrace", DEFAULT_LIMIT
+        mode, limit = checker.state.settings.stack_mode, DEFAULT_LIMIT
         if len(args) == 2:
             mode = _mode(checker, call, args[0])
             limit = _limit(checker, call, args[1])
@@ -120,7 +120,9 @@ def _call_check(kernel: bool):
 
 
 def _variable_type(kernel: bool):
-    return lambda checker, e: _stack_type(checker, kernel, "bpftrace", DEFAULT_LIMIT)
+    # The mode without one written: BPFTRACE_STACK_MODE or the config block's stack_mode.
+    return lambda checker, e: _stack_type(checker, kernel, checker.state.settings.stack_mode,
+                                          DEFAULT_LIMIT)
 
 
 # ---- code -----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import llvmlite.ir as ir
 from pytrace.builtins import variable
 from pytrace.codegen.function import c64
 from pytrace.passes.state import error
-from pytrace.types import UINT64, SpecialType, StringType
+from pytrace.types import UINT64, PointerType, RecordType, SpecialType, StringType
 
 ELAPSED_MAP = ".start"
 COMM = StringType(16)
@@ -40,9 +40,9 @@ def _gid(fn, e):
 
 
 def _comm(fn, e):
-    # The helper writes all 16 bytes (NUL padded), even on failure.
+    # All 16 bytes are defined: current_comm zeroes them before the copy.
     buf = fn.alloc(16, "comm")
-    fn.h.get_current_comm(buf, 16)
+    fn.current_comm(buf, 16)
     return buf
 
 
@@ -107,3 +107,30 @@ def _cpid_type(checker, e):
 
 variable("cpid", _cpid_type, lambda fn, e: c64(fn.state.cpid))
 variable("args", _args_type, lambda fn, e: fn.ctx)
+
+# BPF helper ids (include/uapi/linux/bpf.h).
+GET_NUMA_NODE_ID, GET_CURRENT_TASK, JIFFIES64 = 42, 35, 118
+TASK_POINTER = PointerType(RecordType("struct task_struct"), c_name="struct task_struct *")
+
+
+def _helper_u64(helper: int):
+    def codegen(fn, e):
+        from pytrace.codegen.module import I64
+        return fn.h.call(helper, I64, [])
+    return codegen
+
+
+variable("curtask", lambda c, e: TASK_POINTER, _helper_u64(GET_CURRENT_TASK))
+variable("jiffies", _u64, _helper_u64(JIFFIES64))
+variable("numaid", _u64, _helper_u64(GET_NUMA_NODE_ID))
+def _ctx_type(checker, e):
+    kind = checker.unit.provider.prog_type
+    if kind == "tracepoint":
+        raise error("Use args instead of ctx in tracepoint", e)
+    if kind in ("begin", "end"):
+        raise error("invalid program type", e)
+    return PointerType(None, c_name="void *")
+
+
+variable("ctx", _ctx_type,
+         lambda fn, e: fn.b.ptrtoint(fn.ctx, c64(0).type))

@@ -14,7 +14,8 @@ from pytrace.codegen import helper_errors, maps
 from pytrace.codegen.function import FunctionCodegen, align_of, bool_to_i64, c64
 from pytrace.diagnostics import PytraceError, Span
 from pytrace.passes.types_util import is_int, is_signed
-from pytrace.types import ArrayType, PointerType, StringType, TupleType
+from pytrace.codegen.records import read_field, read_memory_bytes, read_memory_field
+from pytrace.types import ArrayType, PointerType, RecordType, StringType, TupleType
 
 
 def gen_expr(fn: FunctionCodegen, e: ast.Expr):
@@ -26,6 +27,25 @@ def gen_expr(fn: FunctionCodegen, e: ast.Expr):
 
 def _integer(fn, e: ast.Integer):
     return c64(e.value)
+
+
+def _identifier(fn, e: ast.Identifier):
+    return c64(fn.state.info(e)["value"])  # an enumerator, resolved by the type pass
+
+
+def element_size(fn: FunctionCodegen, t) -> int:
+    """How far `ptr + 1` moves: the pointee's size (1 for void *)."""
+    if not isinstance(t, PointerType) or t.pointee is None:
+        return 1
+    pointee = t.pointee
+    if isinstance(pointee, RecordType) and pointee.name:
+        pointee = fn.state.c_types().complete(pointee)
+    return max(pointee.size, 1)
+
+
+def scaled(fn: FunctionCodegen, value, pointer_type):
+    size = element_size(fn, pointer_type)
+    return value if size == 1 else fn.b.mul(value, c64(size))
 
 
 def _boolean(fn, e: ast.Boolean):
@@ -132,6 +152,11 @@ def _binary(fn: FunctionCodegen, e: ast.Binary):
     signed = is_signed(e.ty)
     if e.op in ("/", "%"):
         return fn.divide(e.op, left, right, signed)
+    if isinstance(e.ty, PointerType) and e.op in ("+", "-"):
+        if isinstance(lt, PointerType):
+            right = scaled(fn, right, lt)
+        else:
+            left = scaled(fn, left, rt)
     ops = {"+": b.add, "-": b.sub, "*": b.mul, "&": b.and_, "|": b.or_, "^": b.xor,
            "<<": b.shl, ">>": (b.ashr if is_signed(lt) else b.lshr)}
     return ops[e.op](left, right)
@@ -145,6 +170,8 @@ def _unary(fn: FunctionCodegen, e: ast.Unary):
         return fn.b.not_(value)
     if e.op == "!":
         return bool_to_i64(fn, fn.b.icmp_unsigned("==", value, c64(0)))
+    if e.op == "*" and isinstance(e.ty, RecordType):
+        return read_memory_bytes(fn, value, e.ty.size, e.span)  # the struct as a value
     if e.op == "*":
         size = e.ty.size if is_int(e.ty) else 8
         buf = fn.alloc(8, "deref")
@@ -158,7 +185,7 @@ def _unary(fn: FunctionCodegen, e: ast.Unary):
 
 
 def _incdec(fn: FunctionCodegen, e: ast.IncDec):
-    delta = c64(1 if e.op == "++" else -1)
+    delta = c64((1 if e.op == "++" else -1) * element_size(fn, e.ty))
     old = fn.expr(e.target)
     new = fn.b.add(old, delta)
     if isinstance(e.target, ast.Map):
@@ -182,10 +209,32 @@ def _field(fn: FunctionCodegen, e: ast.FieldAccess):
     record = e.expr.ty
     if isinstance(record, PointerType):
         record = record.pointee
-    base = fn.expr(e.expr)
     f = record.field(e.field)
-    from pytrace.codegen.records import read_field
+    if in_memory(e.expr):  # a struct in kernel or user memory: read just this field
+        return read_memory_field(fn, record_address(fn, e.expr), f, e.span)
+    base = fn.expr(e.expr)  # a struct already on the stack or the ctx
     return read_field(fn, base, record, f)
+
+
+def in_memory(e: ast.Expr) -> bool:
+    """Whether the struct `e` reaches (by pointer, `*p`, or a member of those) is
+    still in probed memory, rather than a value on the stack or the ctx."""
+    if isinstance(e.ty, PointerType):
+        return True
+    if isinstance(e, ast.Unary) and e.op == "*":
+        return True
+    return isinstance(e, ast.FieldAccess) and isinstance(e.ty, RecordType) and \
+        in_memory(e.expr)
+
+
+def record_address(fn: FunctionCodegen, e: ast.Expr):
+    """The address of a struct in memory: a pointer's value, `*p`'s p, or a member's place."""
+    if isinstance(e.ty, PointerType):
+        return fn.expr(e)
+    if isinstance(e, ast.Unary):
+        return fn.expr(e.operand)
+    outer = e.expr.ty.pointee if isinstance(e.expr.ty, PointerType) else e.expr.ty
+    return fn.b.add(record_address(fn, e.expr), c64(outer.field(e.field).offset))
 
 
 def _tuple_access(fn: FunctionCodegen, e: ast.TupleAccess):
@@ -236,12 +285,16 @@ def _sizeof(fn, e: ast.Sizeof):
     return c64(fn.state.info(e)["value"])
 
 
+def _offsetof(fn, e: ast.Offsetof):
+    return c64(fn.state.info(e)["value"])
+
+
 _HANDLERS = {
-    ast.Integer: _integer, ast.Boolean: _boolean, ast.String: _string,
+    ast.Integer: _integer, ast.Identifier: _identifier, ast.Boolean: _boolean, ast.String: _string,
     ast.Builtin: _builtin, ast.PositionalParam: _positional,
     ast.PositionalCount: _positional_count, ast.Variable: _variable, ast.Map: _map,
     ast.Call: _call, ast.Binary: _binary, ast.Unary: _unary, ast.IncDec: _incdec,
     ast.Ternary: _ternary, ast.FieldAccess: _field, ast.TupleAccess: _tuple_access,
-    ast.Index: _index, ast.Cast: _cast, ast.Tuple: _tuple, ast.Sizeof: _sizeof,
+    ast.Index: _index, ast.Cast: _cast, ast.Tuple: _tuple, ast.Sizeof: _sizeof, ast.Offsetof: _offsetof,
 }
 

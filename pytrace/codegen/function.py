@@ -112,6 +112,15 @@ class FunctionCodegen:
                 for slot in slots:
                     self.b.call(self.mb.lifetime_end, [slot])
 
+    def current_comm(self, dst: ir.Value, size: int):
+        """The task's name into dst, NUL-padded: comm is compared and hashed as
+        a map key by all its bytes. Where the kernel's helper leaves the bytes
+        after the NUL as they were (6.1 copies with strscpy), zero them first."""
+        supports = getattr(self.state.target, "supports", None)
+        if not (supports and supports("comm_padded")):
+            self.zero(dst, size)
+        return self.h.get_current_comm(dst, size)
+
     def zero(self, ptr: ir.Value, size: int) -> None:
         if size:
             self.b.call(self.mb.memset, [ptr, ir.Constant(I8, 0), c64(size),
@@ -196,8 +205,7 @@ class FunctionCodegen:
         (fine for records: readers stop at the NUL)."""
         from pytrace import ast
         if isinstance(e, ast.Builtin) and e.name == "comm" and dst_ty == e.ty:
-            # bpf_get_current_comm pads with NULs: every byte is written.
-            return lambda ptr, align: self.h.get_current_comm(ptr, dst_ty.size)
+            return lambda ptr, align: self.current_comm(ptr, dst_ty.size)
         if isinstance(e, ast.Call) and e.name == "str" and dst_ty == e.ty:
             from pytrace.builtins.output import prepare_str
             writer = prepare_str(self, e)

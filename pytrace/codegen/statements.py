@@ -5,9 +5,11 @@ from __future__ import annotations
 from pytrace import ast
 from pytrace.builtins import get_function
 from pytrace.codegen import maps
+from pytrace.codegen.expressions import scaled
 from pytrace.codegen.function import FunctionCodegen, c64
 from pytrace.diagnostics import PytraceError
 from pytrace.passes.types_util import is_signed
+from pytrace.types import PointerType
 
 
 def gen_block(fn: FunctionCodegen, block: ast.Block) -> None:
@@ -39,6 +41,8 @@ def _assign(fn: FunctionCodegen, s: ast.Assign):
         op = _COMPOUND[s.op]
         current = fn.expr(target)
         rhs = fn.expr(value)
+        if isinstance(target.ty, PointerType) and op in ("+", "-"):
+            rhs = scaled(fn, rhs, target.ty)  # a pointer moves by whole elements
         signed = is_signed(target.ty) and is_signed(value.ty)
         b = fn.b
         ops = {"+": b.add, "-": b.sub, "*": b.mul, "&": b.and_, "|": b.or_, "^": b.xor,

@@ -503,6 +503,52 @@ def perf_cookie_supported() -> bool:
     return True
 
 
+def comm_padded_supported() -> bool:
+    """Whether bpf_get_current_comm zeroes the buffer past the name's NUL
+    (recent kernels; 6.1 copies with strscpy and leaves those bytes as they
+    were). Runs a raw tracepoint program that fills 16 bytes with 0xff, asks
+    for the name and returns the last byte: 0 where the helper pads. Without
+    test runs (before 5.10) the answer is no, the safe side."""
+    get_current_comm = 16
+    insns = bytes.fromhex(
+        "b7010000ffffffff"   # r1 = -1
+        "7b1af0ff00000000"   # *(u64 *)(r10 - 16) = r1
+        "7b1af8ff00000000"   # *(u64 *)(r10 - 8) = r1
+        "bfa1000000000000"   # r1 = r10
+        "07010000f0ffffff"   # r1 += -16
+        "b702000010000000"   # r2 = 16
+    ) + bytes([0x85, 0, 0, 0]) + get_current_comm.to_bytes(4, "little") + bytes.fromhex(
+        "71a0ffff00000000"   # r0 = *(u8 *)(r10 - 1)
+        "9500000000000000")  # exit
+    try:
+        fd, _ = prog_load(PROG_RAW_TRACEPOINT, insns, name="comm_probe")
+    except KernelError:
+        return False
+    try:
+        return prog_test_run(fd) == 0
+    except KernelError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def map_batch_supported() -> bool:
+    """Whether maps can be read in batches (BPF_MAP_LOOKUP_BATCH, Linux 5.6+);
+    without it map reads fall back to two calls per key. An empty hash map
+    answers a batch read with "no more entries" where the command exists."""
+    try:
+        fd = map_create(MAP_HASH, 4, 4, 1, name="batch_probe")
+    except KernelError:
+        return False
+    try:
+        _lookup_batch(fd, 4, 4, 1, False)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def _link_errno(prog_fd: int, pid: int) -> int:
     try:
         link = link_create_uprobe_multi(prog_fd, "/", [0], pid=pid)

@@ -5,6 +5,10 @@ errno into something a user can act on: which capability is missing, that the
 kernel was built without kprobes, which tracepoints exist near a misspelt one.
 The functions here take facts as arguments (capability sets, lists of names) so
 they stay pure and testable; the callers in pytrace.kernel read the machine.
+
+`PytraceError`, the root of every user-facing error, lives here (and
+pytrace.diagnostics re-exports it) because this module runs inside the remote
+agent too, which imports nothing of pytrace outside its own modules.
 """
 
 from __future__ import annotations
@@ -12,7 +16,42 @@ from __future__ import annotations
 import errno
 import os
 
-from pytrace.diagnostics import PytraceError
+
+class PytraceError(Exception):
+    """A user-facing error; `span` points into the program when it has a place."""
+
+    severity = "ERROR"
+
+    def __init__(self, message: str, span=None):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+
+    def render(self, source=None) -> str:
+        return render_diagnostic(self.severity, self.message, self.span, source)
+
+
+def render_diagnostic(severity: str, message: str, span, source) -> str:
+    """bpftrace's shape: `FILE:L:C1-C2: ERROR: msg`, the line, then `~` under the span.
+
+    Tabs in the echoed line are expanded to 4 spaces, as bpftrace does, and the
+    marker is shifted to match. A span over several lines prints only
+    `FILE:L1-L2: ERROR: msg`.
+    """
+    if span is None or source is None:
+        return f"{severity}: {message}"
+    if span.end_line != span.line:
+        return f"{source.name}:{span.line}-{span.end_line}: {severity}: {message}"
+    raw = source.line_text(span.line)
+    end_col = max(span.end_col, span.col)
+    header = f"{source.name}:{span.line}:{span.col}-{end_col}: {severity}: {message}"
+    shown = raw.replace("\t", "    ")
+    # Recompute columns after tab expansion so the marker sits under the span.
+    prefix = raw[: span.col - 1].replace("\t", "    ")
+    body = raw[span.col - 1: end_col - 1].replace("\t", "    ")
+    marker = " " * len(prefix) + "~" * len(body)
+    return f"{header}\n{shown}\n{marker}"
+
 
 # Linux-internal code that bpf(2) lets escape for "operation not supported".
 ENOTSUPP = 524
@@ -47,6 +86,17 @@ class AttachError(KernelError):
     pass
 
 
+class LoadStepError(KernelError):
+    """Target.load_all failed at one step: `kind` ("map" or "prog"), its `index`
+    in the request, and the `cause` (a KernelError) the kernel gave."""
+
+    def __init__(self, kind: str, index: int, cause: KernelError):
+        super().__init__(cause.message, cause.errno)
+        self.kind = kind
+        self.index = index
+        self.cause = cause
+
+
 class KernelPermissionError(KernelError):
     """EPERM/EACCES: a capability is missing or the kernel forbids the action."""
 
@@ -77,6 +127,16 @@ def own_capabilities() -> int:
         return 0
 
 
+def own_cap_last_cap() -> int:
+    """The highest capability this kernel knows (CAP_BPF and CAP_PERFMON exist
+    from 5.8 on); CAP_BPF when it cannot be read."""
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return CAP_BPF
+
+
 def missing_capability(needed: tuple[int, ...], caps: int) -> str | None:
     """Name the capabilities missing from `caps`, or None if all are held.
 
@@ -89,6 +149,29 @@ def missing_capability(needed: tuple[int, ...], caps: int) -> str | None:
     if not missing:
         return None
     return " and ".join(missing) + " (or CAP_SYS_ADMIN)"
+
+
+def privileges_error(caps: int, cap_last_cap: int) -> KernelPermissionError | None:
+    """The error to raise before tracing without the privileges it needs."""
+    missing = tracing_privileges_missing(caps, cap_last_cap)
+    return KernelPermissionError(missing, errno.EPERM) if missing else None
+
+
+def tracing_privileges_missing(caps: int, cap_last_cap: int) -> str | None:
+    """What a process holding `caps` lacks to trace, as one line; None if nothing.
+
+    Loading tracing programs and opening perf events needs CAP_SYS_ADMIN, or
+    CAP_BPF with CAP_PERFMON on kernels that have them (5.8+, where the highest
+    capability number, /proc/sys/kernel/cap_last_cap, reaches CAP_BPF).
+    """
+    if caps & (1 << CAP_SYS_ADMIN):
+        return None
+    if cap_last_cap >= CAP_BPF:
+        if caps & (1 << CAP_BPF) and caps & (1 << CAP_PERFMON):
+            return None
+        return ("pytrace needs root privileges, or the capabilities CAP_BPF and "
+                "CAP_PERFMON; run it as root (e.g. with sudo)")
+    return "pytrace needs root privileges (CAP_SYS_ADMIN); run it as root (e.g. with sudo)"
 
 
 def permission_error(action: str, needed: tuple[int, ...], err: int,

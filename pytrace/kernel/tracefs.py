@@ -8,10 +8,12 @@ dynamic fields. Everything is read through a Target.
 
 from __future__ import annotations
 
+import errno
 import re
 from dataclasses import dataclass
 
 from pytrace.kernel import wildcard
+from pytrace.kernel.errors import KernelPermissionError
 
 TRACEFS_ROOTS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 
@@ -84,7 +86,22 @@ def tracefs_root(target) -> str:
     for root in TRACEFS_ROOTS:
         if target.path_exists(root + "/events"):
             return root
-    raise TracefsError("tracefs is not mounted (tried " + " and ".join(TRACEFS_ROOTS) + ")")
+    raise tracefs_unavailable(target)
+
+
+def tracefs_unavailable(target) -> Exception:
+    """Why no tracefs can be used: it is there but this process may not read it
+    (tracefs is root's alone, mode 0700), or it is not mounted at all."""
+    for root in TRACEFS_ROOTS:
+        try:
+            target.list_dir(root)
+        except PermissionError:
+            return KernelPermissionError(
+                f"cannot read tracefs ({root}): permission denied; tracepoints need "
+                "root privileges: run pytrace as root (e.g. with sudo)", errno.EACCES)
+        except OSError:
+            continue
+    return TracefsError("tracefs is not mounted (tried " + " and ".join(TRACEFS_ROOTS) + ")")
 
 
 def list_tracepoints(target) -> list[tuple[str, str]]:

@@ -22,8 +22,7 @@ from pytrace.listing import details
 from pytrace.listing.kernel_names import KERNEL_SOURCES, KernelFacts, perf_event_names
 from pytrace.listing.search import Query, Search, parse_search
 
-__all__ = ["Search", "iter_chunks", "iter_probes", "list_probes", "parse_search",
-           "take_list_search"]
+__all__ = ["Search", "iter_chunks", "iter_probes", "list_probes", "parse_search"]
 
 
 def iter_probes(target, search: str | None = "*", verbose: bool = False,
@@ -91,34 +90,18 @@ def _kernel_matcher(query: Query):
     return query.matcher()
 
 
-def list_probes(opts) -> int:
+def list_probes(search: str = "*", verbose: bool = False, pid: int | None = None,
+                target_name: str = "local") -> int:
     """The CLI's -l: print matching probes to stdout, return the exit status."""
-    target_name = getattr(opts, "target", "local") or "local"
-    if target_name != "local":
-        raise PytraceError(f"listing probes of target {target_name!r} is not supported yet")
-    from pytrace.target.local import LocalTarget
-    target = LocalTarget()
+    from pytrace.target.choose import open_target
+    target = open_target(target_name)
     try:
+        target.check_privileges()
         write = sys.stdout.write
-        for chunk in iter_chunks(target, opts.list, verbose=bool(opts.verbose),
-                                 pid=getattr(opts, "pid", None)):
+        for chunk in iter_chunks(target, search, verbose=verbose, pid=pid):
             if chunk:
                 write("\n".join(chunk) + "\n")
         sys.stdout.flush()
     finally:
         target.close_all()
     return 0
-
-
-def take_list_search(opts) -> bool:
-    """Settle what -l lists when flags were bundled: argparse reads `-lv X`
-    as `-l v` plus a positional X, and `-l -v X` as `-l` plus X. Returns
-    False when the positionals are a program to run instead."""
-    if opts.list == "v":  # -lv: the v is bpftrace's verbose flag, not a search
-        opts.verbose, opts.list = True, "*"
-    if opts.args:
-        if opts.list != "*" or len(opts.args) > 1:
-            return False
-        opts.list = opts.args[0]
-        opts.args = []
-    return True

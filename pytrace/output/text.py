@@ -99,7 +99,7 @@ def value_text(t: Type, value, indent: int = VALUE_STACK_INDENT) -> str:
         return "(" + ", ".join(value_text(et, ev, indent)
                                for et, ev in zip(t.elems, value)) + ")"
     if isinstance(t, PointerType):
-        return f"0x{value:x}"
+        return str(int(value))  # bpftrace 0.17 prints a pointer map value in decimal
     if isinstance(t, StackType):
         return stack_text(value, indent)
     if isinstance(t, SymbolType):

@@ -7,7 +7,7 @@ import re
 
 from pytrace import ast
 from pytrace.passes.state import CompileState, Unit
-from pytrace.probes import get_provider
+from pytrace.probes import NothingMatched, get_provider
 
 
 def _uses_builtin(probe: ast.Probe, names: set[str]) -> bool:
@@ -29,16 +29,41 @@ def _with_positionals(ap: ast.AttachPoint, params: list[str]) -> ast.AttachPoint
                                span=ap.span)
 
 
+def prefetch_facts(state: CompileState) -> None:
+    """Tell the target every fact the providers will read (tracepoint formats),
+    so a remote one fetches them in one request instead of one per probe."""
+    from pytrace.diagnostics import PytraceError
+    paths: list[str] = []
+    for probe in state.program.probes:
+        for ap in probe.attach_points:
+            try:
+                provider = get_provider(ap.provider, ap.span)
+                needed = getattr(provider, "facts_needed", None)
+                if needed is not None:
+                    paths.extend(needed(_with_positionals(ap, state.params), state.target))
+            except PytraceError:
+                pass   # reported in order by the expansion below
+    prefetch = getattr(state.target, "prefetch", None)   # test doubles lack it
+    if paths and prefetch is not None:
+        prefetch(paths)
+
+
 def expand_probes(state: CompileState) -> None:
+    prefetch_facts(state)
+    skipped: list[NothingMatched] = []
     for index, probe in enumerate(state.program.probes):
         groups: list[tuple[object, list]] = []
         for ap in probe.attach_points:
             ap = _with_positionals(ap, state.params)
             provider = get_provider(ap.provider, ap.span)
-            if getattr(provider, "expands_for_pid", False):
-                specs = provider.expand(ap, state.target, pid=getattr(state, "pid", None))
-            else:
-                specs = provider.expand(ap, state.target)
+            try:
+                if getattr(provider, "expands_for_pid", False):
+                    specs = provider.expand(ap, state.target, pid=getattr(state, "pid", None))
+                else:
+                    specs = provider.expand(ap, state.target)
+            except NothingMatched as e:
+                skipped.append(e)
+                continue
             if groups and groups[-1][0] is provider:
                 groups[-1][1].extend(specs)
             else:
@@ -66,6 +91,8 @@ def expand_probes(state: CompileState) -> None:
                                   [s for s in specs if s.name == name], uses_args)
                 else:
                     _add_unit(state, probe, index, provider, specs, uses_args)
+    if skipped and not state.units:
+        raise skipped[0]  # nothing left to trace: the missing function is the error
 
 
 def _add_unit(state: CompileState, probe, index, provider, specs, uses_args) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pytrace import ast
 from pytrace.diagnostics import PytraceError, PytraceWarning, Source, Span
 from pytrace.resources import AsyncAction, AttachSpec
+from pytrace.settings import Settings
 from pytrace.types import Type, value_type
 
 
@@ -70,10 +71,23 @@ class CompileState:
     actions: list[AsyncAction] = field(default_factory=list)
     probe_names: list[str] = field(default_factory=list)
     uses: set[str] = field(default_factory=set)  # features needing support maps ("elapsed")
-    map_keys_max: int = 0   # BPFTRACE_MAP_KEYS_MAX from the session; 0: not set
+    # BPFTRACE_* variables and the config block (pytrace.settings), set by the compiler.
+    settings: Settings = field(default_factory=Settings)
+    ringbuf_bytes: int = 0  # the events ring buffer's size, set by collect_maps
     map_indices: dict[str, int] = field(default_factory=dict)
     # Per-node facts the checker leaves for codegen (action ids, constants), by id(node).
     node_info: dict[int, dict] = field(default_factory=dict)
+
+    _c_types: object = None  # pytrace.passes.c_types.CTypes, built on first use
+
+    def c_types(self):
+        """Named C types: the script's definitions over the target's BTF."""
+        if self._c_types is None:
+            from pytrace.passes.c_types import CTypes
+            from pytrace.probes.btf_args import vmlinux
+            self._c_types = CTypes(vmlinux(self.target), self.program.c_definitions,
+                                   self.program.includes)
+        return self._c_types
 
     def info(self, node: ast.Node) -> dict:
         return self.node_info.setdefault(id(node), {})

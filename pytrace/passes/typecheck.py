@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pytrace import ast
 from pytrace.builtins import get_function, get_variable
-from pytrace.diagnostics import Span
+from pytrace.diagnostics import PytraceError, Span
 from pytrace.passes.state import UNKNOWN, CompileState, MapInfo, Unit, UnknownType, error
 from pytrace.passes.types_util import arith, contains_unknown, is_int, is_signed, join, \
     type_name, widen
@@ -112,7 +112,11 @@ class TypeChecker:
                     is_int(current) or isinstance(current, UnknownType)):
                 raise error(f"The {s.op} operator can not be used on expressions of types "
                             f"{describe(current)}, {describe(vt)}", s)
-            vt = arith(current, vt) if is_int(current) else vt
+            if isinstance(current, PointerType) and s.op in ("+=", "-=") and \
+                    not isinstance(vt, PointerType):
+                vt = current  # pointer arithmetic: the pointer moves by elements
+            else:
+                vt = arith(current, vt) if is_int(current) else vt
             if s.op in ("/=", "%=") and is_signed(current) and is_signed(vt):
                 self.warn_signed(s.op[0], self.operator_span(target, s.op))
         if vt == VOID:
@@ -297,7 +301,11 @@ class TypeChecker:
         return var.type(self, e)
 
     def expr_Identifier(self, e):
-        raise error(f"Unknown identifier: '{e.name}'", e)
+        value = self.state.c_types().enum_value(e.name)
+        if value is None:
+            raise error(f"Unknown identifier: '{e.name}'", e)
+        self.state.info(e)["value"] = value
+        return INT64
 
     def expr_PositionalParam(self, e):
         text = self.positional(e)
@@ -370,11 +378,55 @@ class TypeChecker:
             raise error(f"Type mismatch for '{e.op}': comparing '{describe(lt)}' with "
                         f"'{describe(rt)}'", e)
         if e.op in ("==", "!=", "<", ">", "<=", ">="):
+            self.warn_mixed_signs(e, lt, rt)
             return INT64
+        pointer = self.pointer_arithmetic(e, lt, rt)
+        if pointer is not None:
+            return pointer
         if e.op in ("/", "%") and is_signed(lt) and is_signed(rt) and not (
                 isinstance(e.left, ast.Integer) and isinstance(e.right, ast.Integer)):
             self.warn_signed(e.op, self.operator_span(e.left, e.op))
         return arith(lt, rt)
+
+    def warn_mixed_signs(self, e: ast.Binary, lt: Type, rt: Type) -> None:
+        """bpftrace 0.17's warning for comparing a signed with an unsigned integer;
+        a non-negative integer literal on either side never warns (`pid > 1`)."""
+        if not (isinstance(lt, IntType) and isinstance(rt, IntType)) or lt.signed == rt.signed:
+            return
+        if any(isinstance(side, ast.Integer) and side.value >= 0
+               for side in (e.left, e.right)):
+            return
+
+        def name(t: IntType) -> str:
+            return f"{'' if t.signed else 'unsigned '}int{t.bits}"
+        self.state.warn(f"comparison of integers of different signs: '{name(lt)}' and "
+                        f"'{name(rt)}' can lead to undefined behavior",
+                        self.operator_span(e.left, e.op))
+
+    def pointer_arithmetic(self, e: ast.Binary, lt: Type, rt: Type) -> Type | None:
+        """`ptr + n`, `n + ptr`, `ptr - n`: a pointer moved by n elements (codegen scales)."""
+        lp, rp = isinstance(lt, PointerType), isinstance(rt, PointerType)
+        if not (lp or rp) or e.op not in ("+", "-"):
+            return None
+        if lp and rp or (rp and e.op == "-"):
+            raise error(f"The {e.op} operator can not be used on expressions of types "
+                        f"{describe(lt)}, {describe(rt)}", e)
+        return lt if lp else rt
+
+    def pointee(self, t: PointerType, node: ast.Node) -> Type | None:
+        """What a pointer points to, looked up by its C name when only that is known
+        (tracepoint fields, BTF arguments), stubs completed."""
+        target = t.pointee
+        if target is None and t.c_name and "*" in t.c_name:
+            name = t.c_name.rstrip()
+            name = name[:name.rindex("*")].strip()
+            try:
+                target = self.state.c_types().parse_name(name, node.span)
+            except PytraceError:
+                return None
+        if isinstance(target, RecordType):
+            target = self.state.c_types().complete(target, node.span)
+        return target
 
     def warn_signed(self, op: str, span) -> None:
         self.state.warn(f"signed operands for '{op}' can lead to undefined behavior "
@@ -395,7 +447,9 @@ class TypeChecker:
         if e.op == "*":
             if not isinstance(t, PointerType) and not is_int(t):
                 raise error(f"Can not dereference type {describe(t)}", e)
-            pointee = t.pointee if isinstance(t, PointerType) else None
+            pointee = self.pointee(t, e) if isinstance(t, PointerType) else None
+            if isinstance(pointee, RecordType) and pointee.name:
+                return pointee  # a struct in memory: its fields are read when accessed
             return pointee if pointee is not None and is_int(pointee) else UINT64
         if e.op == "&":
             raise error("The & operator is not supported yet", e)
@@ -447,8 +501,15 @@ class TypeChecker:
         t = self.expr(e.expr)
         if isinstance(t, UnknownType):
             return UNKNOWN
-        if isinstance(t, PointerType) and isinstance(t.pointee, RecordType):
-            t = t.pointee
+        if isinstance(t, PointerType):
+            pointee = self.pointee(t, e.expr)
+            if isinstance(pointee, RecordType):
+                # Codegen reads the completed record from the base's type.
+                e.expr.ty = PointerType(pointee, c_name=t.c_name)
+                t = pointee
+        elif isinstance(t, RecordType) and t.name:
+            t = self.state.c_types().complete(t, e.span)
+            e.expr.ty = t
         if not isinstance(t, RecordType):
             raise error(f"Can not access field '{e.field}' on type '{describe(t)}'", e)
         f = t.field(e.field)
@@ -483,17 +544,32 @@ class TypeChecker:
         if isinstance(t, StringType):
             return IntType(8, True)
         if isinstance(t, PointerType):
-            return t.pointee if t.pointee is not None and is_int(t.pointee) else IntType(8)
+            pointee = self.pointee(t, e)
+            return pointee if pointee is not None and is_int(pointee) else IntType(8)
         raise error(f"The array index operator [] can not be used on expressions of type "
                     f"'{describe(t)}'", e)
 
     def cast_type(self, tn: ast.TypeName) -> Type:
         if tn.pointer:
             base = _CAST_TYPES.get(tn.name)
+            if base is None and tn.name != "void":
+                pointer = self.state.c_types().type_name(tn)
+                target = pointer.pointee
+                while isinstance(target, PointerType):
+                    target = target.pointee
+                if isinstance(target, RecordType):
+                    # Known, or an error marking `(type)` as 0.17 does.
+                    s = tn.span
+                    at = Span(s.line, s.col - 1, s.end_line, s.end_col + 1) if s else None
+                    self.state.c_types().complete(target, at)
+                return PointerType(pointer.pointee, c_name=str(tn))
             return PointerType(base, c_name=str(tn))
         t = _CAST_TYPES.get(tn.name)
         if t is None:
-            raise error(f"Cannot cast to \"{tn}\"", tn)
+            t = self.state.c_types().type_name(
+                ast.TypeName(tn.name, span=tn.span))
+            if isinstance(t, RecordType):
+                t = self.state.c_types().complete(t, tn.span)
         if tn.array is not None:
             return ArrayType(t, tn.array)
         return t
@@ -503,6 +579,8 @@ class TypeChecker:
         target = self.cast_type(e.type)
         if isinstance(t, UnknownType):
             return target
+        if isinstance(target, RecordType):
+            raise error(f"Cannot cast to \"{e.type}\"", e.type)
         if not is_int(t) or not is_int(target):
             raise error(f"Cannot cast from \"{describe(t)}\" to \"{describe(target)}\"", e)
         return target
@@ -517,9 +595,33 @@ class TypeChecker:
         return TupleType(tuple(widen(t) for t in elems))
 
     def expr_Sizeof(self, e):
+        if isinstance(e.target, ast.Identifier) and \
+                ("typedef", e.target.name) in self.state.c_types().script:
+            # sizeof(foo_t): a name the script typedefs is a type, not a value.
+            e.target = ast.TypeName(e.target.name, span=e.target.span)
         if isinstance(e.target, ast.TypeName):
             t = self.cast_type(e.target)
         else:
             t = self.expr(e.target)
         self.state.info(e)["value"] = t.size
+        return UINT64
+
+    def expr_Offsetof(self, e):
+        """offsetof(struct T, a.b): the byte offset of a (nested) member (not in 0.17)."""
+        if isinstance(e.type, ast.TypeName):
+            t = self.cast_type(e.type)
+        else:
+            t = self.expr(e.type)
+            if isinstance(t, PointerType):
+                t = self.pointee(t, e.type)
+        offset = 0
+        for name in str(e.field).split("."):
+            if isinstance(t, RecordType) and t.name:
+                t = self.state.c_types().complete(t, e.span)
+            f = t.field(name) if isinstance(t, RecordType) else None
+            if f is None:
+                raise error(f"'{describe(t)}' has no field named '{name}'", e)
+            offset += f.offset
+            t = f.type
+        self.state.info(e)["value"] = offset
         return UINT64

@@ -20,6 +20,13 @@ import importlib
 from pytrace.attach_points import PROVIDER_ALIASES
 from pytrace.diagnostics import PytraceError
 
+class NothingMatched(PytraceError):
+    """An attach point that names no function (a kprobe/uprobe wildcard without a
+    match, a uprobe on a function the binary lacks): bpftrace 0.17 skips such a
+    point, so a tool still runs where a kernel or library lacks one of its
+    functions. The expansion pass raises it only if nothing at all is left."""
+
+
 # Canonical providers defined in a module of another name; every other provider
 # lives in the module named after it. Spellings come from the parser's alias table.
 _MODULE_OF = {

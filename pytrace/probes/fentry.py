@@ -28,6 +28,8 @@ class FentryProvider:
     ctx_kind = "raw_args"
     user = False
     prog_type = "tracing"
+    # A trampoline runs its newest program first: attached last to first.
+    runs_newest_first = True
     func_from_spec = True  # `func` is bpf_get_func_ip, which tracing programs have
 
     def __init__(self, name: str, aliases: tuple[str, ...], is_return: bool):

@@ -40,10 +40,11 @@ def parse_rate(provider: str, ap, target=None) -> tuple[str, int]:
     if len(parts) == 1:
         m = re.fullmatch(r"(\d+)([a-z]+)", parts[0])
         if not m:
-            raise PytraceError(f"Invalid {provider} probe: expected {provider}:UNIT:N", ap.span)
+            # `interval:1s` is `interval:s:1`; any other single field is bpftrace's error.
+            raise PytraceError(f"{provider} probe type requires 2 arguments", ap.span)
         parts = [m.group(2), m.group(1)]
     if len(parts) != 2:
-        raise PytraceError(f"{provider} probe must have unit and value", ap.span)
+        raise PytraceError(f"{provider} probe type requires 2 arguments", ap.span)
     unit, value = parts
     if unit not in (*_NS_PER_UNIT, "hz"):
         raise PytraceError(f"{value} is not an accepted unit for {provider} probes"

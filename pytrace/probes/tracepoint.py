@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 
 from pytrace.diagnostics import PytraceError
-from pytrace.kernel.tracefs import TRACEFS_ROOTS
+from pytrace.kernel.tracefs import TRACEFS_ROOTS, tracefs_unavailable
 from pytrace.probes.tracepoint_format import parse_format
 from pytrace.resources import AttachSpec
 
@@ -28,7 +28,8 @@ def _events_root(target) -> str:
     for root in TRACEFS_ROOTS:
         if target.path_exists(root + "/events"):
             return root + "/events"
-    raise PytraceError("tracefs is not mounted (looked in /sys/kernel/tracing)")
+    why = tracefs_unavailable(target)
+    raise why if isinstance(why, PytraceError) else PytraceError(str(why))
 
 
 def _has_wildcard(text: str) -> bool:
@@ -39,6 +40,12 @@ class TracepointProvider:
     name = "tracepoint"
     aliases = ("t",)
     prog_type = "tracepoint"
+
+    def facts_needed(self, ap, target) -> list[str]:
+        """The format file a plain `tracepoint:cat:event` reads (see prefetch_facts)."""
+        if len(ap.parts) != 2 or _has_wildcard("".join(ap.parts)):
+            return []
+        return [f"{_events_root(target)}/{ap.parts[0]}/{ap.parts[1]}/format"]
 
     def expand(self, ap, target) -> list[AttachSpec]:
         if len(ap.parts) != 2:
@@ -72,6 +79,8 @@ class TracepointProvider:
         if len(specs) == 1 and not _has_wildcard(category + event):
             if not target.path_exists(f"{root}/{category}/{event}/format"):
                 raise _not_found(target, category, event, ap.span)
+        elif len(specs) > 1 and hasattr(target, "prefetch"):   # test doubles lack it
+            target.prefetch([f"{root}/{s.target}/{s.func}/format" for s in specs])
         return specs
 
     def args_type(self, spec, target):

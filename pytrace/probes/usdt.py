@@ -27,6 +27,8 @@ class UsdtProvider:
     name = "usdt"
     aliases = ("U",)
     prog_type = "usdt"
+    # USDT probes are uprobes: their consumers run newest first.
+    runs_newest_first = True
     ctx_kind = "usdt"
     user = True
     is_return = False

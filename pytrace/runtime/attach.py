@@ -19,11 +19,14 @@ class Attachments:
     def __init__(self, target):
         self.target = target
         self.handles: list[int] = []
+        self.watchpoints: dict[int, list] = {}  # address -> handles, for unwatch()
 
-    def attach_all(self, loaded: LoadedObject, options: dict) -> int:
-        """Attach every non-BEGIN/END program; returns how many points attached."""
+    def attach_all(self, loaded: LoadedObject, options: dict, sync: bool = True) -> int:
+        """Attach every non-BEGIN/END program; returns how many points attached.
+        sync=False: the caller calls target.sync() itself (a remote target then
+        sends the attaches together with what the caller adds, in one request)."""
         count = 0
-        for prog in loaded.programs:
+        for prog in declaration_order(loaded.programs):
             # A provider with attach_program attaches all of a program's points at
             # once (uprobe_multi: one link per binary); a program has one provider.
             whole = prog.spec.attach and getattr(get_provider(prog.spec.attach[0].provider),
@@ -35,9 +38,16 @@ class Attachments:
                 continue
             for spec in prog.spec.attach:
                 provider = get_provider(spec.provider)
+                before = len(self.handles)
                 self._keep(self._attach(spec, provider.attach, self.target, prog.fd, spec,
                                         options))
+                if "addr" in spec.options and spec.provider.endswith("watchpoint"):
+                    self.watchpoints.setdefault(spec.options["addr"], []).extend(
+                        self.handles[before:])
                 count += 1
+        if sync:
+            # A remote target sends attaches without waiting: their errors come here.
+            self.target.sync()
         return count
 
     @staticmethod
@@ -59,25 +69,39 @@ class Attachments:
         else:
             self.handles.append(handle)
 
-    def detach_all(self) -> None:
-        """Detach everything, several at a time: unlinking a program from a trace
-        event waits out an RCU grace period (~36 ms here), and those overlap
-        across threads (64 take ~0.1 s). Closing the bare events is slower still
-        and serialized in the kernel: the Target leaves that to its close_all."""
-        handles, self.handles = self.handles[::-1], []
-        if len(handles) <= 1:
-            for handle in handles:
-                self._detach(handle)
-            return
-        from concurrent.futures import ThreadPoolExecutor
-        with ThreadPoolExecutor(max_workers=min(len(handles), 32)) as pool:
-            list(pool.map(self._detach, handles))
+    def unwatch(self, address: int) -> None:
+        """Detach the watchpoints attached at `address` (unwatch())."""
+        handles = self.watchpoints.pop(address, [])
+        for handle in handles:
+            self.handles.remove(handle)
+        if handles:
+            try:
+                self.target.detach_many(handles)
+            except (OSError, PytraceError):
+                pass
 
-    def _detach(self, handle) -> None:
-        try:
-            self.target.detach(handle)
-        except (OSError, PytraceError):
-            pass  # already gone (e.g. the process it watched exited)
+    def detach_all(self) -> None:
+        """Detach everything in one Target step (concurrently: see
+        Target.detach_many); closing the bare trace events is left to the
+        Target's close_all."""
+        handles, self.handles = self.handles[::-1], []
+        if handles:
+            try:
+                self.target.detach_many(handles)
+            except (OSError, PytraceError):
+                pass  # already gone (e.g. the process it watched exited)
+
+
+def declaration_order(programs: list) -> list:
+    """The attach order that makes blocks on the same event run as declared.
+    The kernel runs most attachments in the order they were made, but a uprobe,
+    kprobe or fentry point runs its newest attachment first: those providers
+    (`runs_newest_first`) are attached last to first."""
+    def newest_first(prog) -> bool:
+        return bool(prog.spec.attach and getattr(get_provider(prog.spec.attach[0].provider),
+                                                 "runs_newest_first", False))
+    return ([p for p in programs if not newest_first(p)]
+            + [p for p in programs if newest_first(p)][::-1])
 
 
 def _reason(e: OSError) -> str:

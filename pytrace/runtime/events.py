@@ -50,19 +50,17 @@ def _record_unpacker(action: AsyncAction):
 CAT_BYTES_MAX = 10240  # bpftrace's default limit for cat()
 
 
-def cat_bytes_max() -> int:
-    """cat()'s limit: BPFTRACE_CAT_BYTES_MAX as in bpftrace, else 10240 bytes."""
-    try:
-        return int(os.environ.get("BPFTRACE_CAT_BYTES_MAX", CAT_BYTES_MAX))
-    except ValueError:
-        return CAT_BYTES_MAX
+def cat_bytes_max(resources: Resources) -> int:
+    """cat()'s limit: BPFTRACE_CAT_BYTES_MAX or the config block's (pytrace.settings),
+    else 10240 bytes."""
+    return resources.config.get("cat_bytes_max") or CAT_BYTES_MAX
 
 
 class EventHandler:
     """Decodes records and performs their actions; `maps` is a runtime.maps.MapAccess."""
 
     def __init__(self, resources: Resources, sink, symbols: Symbols, maps,
-                 target=None, warn=None, source=None):
+                 target=None, warn=None, source=None, unwatch=None):
         self.resources = resources
         self.sink = sink
         self.symbols = symbols
@@ -70,13 +68,14 @@ class EventHandler:
         self.target = target
         self.source = source  # the program's Source, to locate -k warnings
         self.warn = warn or (lambda text: print(text, file=sys.stderr))
+        self.unwatch = unwatch  # detaches the watchpoints on an address (runtime.attach)
         self.handlers = {
             "printf": self.on_printf, "print_map": self.on_print_map,
             "print_value": self.on_print_value, "time": self.on_time,
             "exit": self.on_exit, "clear": self.on_clear, "zero": self.on_zero,
             "join": self.on_join, "cat": self.on_cat, "system": self.on_system,
             "errorf": self.on_errorf, "warnf": self.on_warnf,
-            "helper_error": self.on_helper_error,
+            "helper_error": self.on_helper_error, "unwatch": self.on_unwatch,
         }
         self._fast = [self._fast_printf(a) if a.kind == "printf" else None
                       for a in resources.actions]
@@ -212,6 +211,10 @@ class EventHandler:
     def on_exit(self, action, payload):
         return True
 
+    def on_unwatch(self, action, payload):
+        if self.unwatch is not None:
+            self.unwatch(self.args(action, payload)[0])
+
     def on_clear(self, action, payload):
         self.maps.clear(action.map_name)
 
@@ -230,25 +233,23 @@ class EventHandler:
         from pytrace.output.printf import format_printf
         path = format_printf(action.fmt or "", self.typed_args(action, payload))
         try:
-            data = self.target.read_file(path, cat_bytes_max())
+            data = self.target.read_file(path, cat_bytes_max(self.resources))
         except OSError as e:
             self.warn(f"ERROR: failed to open file '{path}': {e.strerror or e}")
             data = b""
         self.sink.cat(data.decode("utf-8", errors="surrogateescape"))
 
     def on_system(self, action, payload):
-        import subprocess
-
         from pytrace.output.printf import format_printf
         command = format_printf(action.fmt or "", self.typed_args(action, payload))
         # As bpftrace: the command's stdout is taken and printed in the trace's
-        # order; its stderr (and stdin) stay the terminal's.
+        # order; its stderr (and stdin) stay the terminal's. It runs on the target.
         try:
-            done = subprocess.run(command, shell=True, stdout=subprocess.PIPE)
+            out = self.target.run_command(command)
         except OSError as e:  # the shell could not start (E2BIG: a huge command)
             self.warn(f"ERROR: system() could not run the command: {e.strerror or e}")
             return
-        self.sink.system(done.stdout.decode("utf-8", errors="surrogateescape"))
+        self.sink.system(out.decode("utf-8", errors="surrogateescape"))
 
     def on_errorf(self, action, payload):
         from pytrace.output.printf import format_printf
@@ -257,6 +258,13 @@ class EventHandler:
     def on_warnf(self, action, payload):
         from pytrace.output.printf import format_printf
         self.warn("WARNING: " + format_printf(action.fmt or "", self.typed_args(action, payload)))
+
+    def _errno_text(self, errno: int) -> str:
+        """strerror() of the target (a remote target's C library may word it otherwise)."""
+        try:
+            return self.target.errno_text(errno)
+        except (AttributeError, NotImplementedError):   # a test double
+            return os.strerror(errno)
 
     def on_helper_error(self, action, payload):
         """-k: a helper failed at run time; options name the helper and the span."""
@@ -268,7 +276,7 @@ class EventHandler:
         if isinstance(retcode, int) and retcode >= 1 << 63:
             retcode -= 1 << 64
         helper, span = action.options.get("helper", "unknown"), action.options.get("span")
-        msg = f"Failed to {helper}: {os.strerror(-retcode)} ({retcode})"
+        msg = f"Failed to {helper}: {self._errno_text(-retcode)} ({retcode})"
         rendered = PytraceWarning(msg, span).render(self.source)
         self.sink.helper_error(helper, retcode, span.line if span else 0,
                                span.col if span else 0, rendered)

@@ -227,67 +227,78 @@ def create_map(target, spec: MapSpec) -> int:
 
 
 def load(target, elf_object: bytes, resources: Resources) -> LoadedObject:
-    """Create every map and load every program; on failure close what was made."""
+    """Create every map and load every program in one Target step (one round trip
+    to a remote target); on failure the Target closes what it made."""
+    from pytrace.kernel.errors import KernelError, LoadStepError
+
     reader = ObjectReader(elf_object)
-    loaded = LoadedObject(resources)
+    maps = [map_request(spec) for spec in resources.maps]
+    programs = []
+    for spec in resources.programs:
+        linked, subprograms = reader.link(spec)
+        patch_map_fds(linked, list(range(len(maps))))   # checks the map indexes
+        programs.append(program_request(spec, linked, subprograms))
     try:
-        for spec in resources.maps:
-            loaded.map_fds.append(create_map(target, spec))
-        for spec in resources.programs:
-            linked, subprograms = reader.link(spec)
-            insns = patch_map_fds(linked, loaded.map_fds)
-            fd = load_program(target, spec, insns, resources, subprograms)
-            loaded.programs.append(LoadedProgram(spec, fd, len(insns) // INSN_SIZE))
-    except BaseException:
-        loaded.close(target)
-        raise
+        map_fds, prog_fds = target.load_all(maps, programs)
+    except LoadStepError as e:
+        if e.kind == "map":
+            name = resources.maps[e.index].name
+            raise LoadError(f"Could not create map {name}: {e.cause.message}") from None
+        raise program_error(resources.programs[e.index], e.cause, resources) from None
+    except KernelError as e:
+        raise LoadError(e.message) from None
+    loaded = LoadedObject(resources, list(map_fds))
+    for spec, fd, request in zip(resources.programs, prog_fds, programs):
+        loaded.programs.append(LoadedProgram(spec, fd, len(request["insns"]) // INSN_SIZE))
     return loaded
+
+
+def map_request(spec: MapSpec) -> dict:
+    try:
+        map_type = MAP_TYPES[spec.bpf_type]
+    except KeyError:
+        raise LoadError(f"internal: unknown map type {spec.bpf_type!r}") from None
+    return {"type": map_type, "key_size": spec.key_size, "value_size": spec.value_size,
+            "max_entries": spec.max_entries, "name": kernel_name(spec.name)}
+
+
+def program_request(spec: ProgramSpec, insns: bytes,
+                    subprograms: list[tuple[str, int]] | None = None) -> dict:
+    """What Target.load_all takes for one program (map references still indexes);
+    a program with subprograms carries the BTF that declares them."""
+    prog_type = PROG_TYPES.get(spec.prog_type)
+    if prog_type is None:
+        raise LoadError(f"internal: unknown program type {spec.prog_type!r}")
+    request = {"prog_type": prog_type, "insns": insns, "name": kernel_name(spec.function),
+               "expected_attach_type": spec.expected_attach_type,
+               "attach_btf_id": spec.attach_btf_id}
+    if subprograms:
+        from pytrace.runtime import func_btf
+        request["btf"], request["func_info"] = func_btf.build(spec.function, subprograms)
+    return request
+
+
+def program_error(spec: ProgramSpec, error, resources: Resources | None) -> LoadError:
+    """The located error for a program the kernel refused (a ProgLoadError)."""
+    if getattr(error, "errno", 0) == errno.EPERM:
+        # Not the verifier: the kernel refused the program itself (policy, a
+        # program type it forbids); the kernel layer's message names why.
+        return LoadError(f"Could not load the program for {program_title(spec, resources)}:"
+                         f" {error.message}", spec.span)
+    return verifier_error(spec, _log_of(error) or str(error), resources)
 
 
 def load_program(target, spec: ProgramSpec, insns: bytes,
                  resources: Resources | None = None,
                  subprograms: list[tuple[str, int]] | None = None) -> int:
-    """Load one program; with subprograms, under the BTF that declares them."""
-    if not subprograms:
-        return _load_program(target, spec, insns, resources)
-    from pytrace.runtime import func_btf
-    blob, func_info = func_btf.build(spec.function, subprograms)
-    btf_fd = target.btf_load(blob)
-    try:  # the program keeps its own reference to the BTF
-        return _load_program(target, spec, insns, resources,
-                             prog_btf_fd=btf_fd, func_info=func_info)
-    finally:
-        target.close(btf_fd)
+    """Load one program whose map references are fds already."""
+    from pytrace.kernel.errors import LoadStepError
 
-
-def _load_program(target, spec: ProgramSpec, insns: bytes,
-                  resources: Resources | None = None, **btf) -> int:
-    from pytrace.kernel.errors import ProgLoadError
-
-    prog_type = PROG_TYPES.get(spec.prog_type)
-    if prog_type is None:
-        raise LoadError(f"internal: unknown program type {spec.prog_type!r}")
-    kwargs = dict(name=kernel_name(spec.function),
-                  expected_attach_type=spec.expected_attach_type,
-                  attach_btf_id=spec.attach_btf_id, **btf)
+    request = program_request(spec, insns, subprograms)
     try:
-        fd, _ = target.prog_load(prog_type, insns, "GPL", **kwargs)
-        return fd
-    except ProgLoadError as first:
-        if getattr(first, "errno", 0) == errno.EPERM:
-            # Not the verifier: the kernel refused the program itself (policy, a
-            # program type it forbids); the kernel layer's message names why.
-            raise LoadError(f"Could not load the program for {program_title(spec, resources)}:"
-                            f" {first.message}", spec.span) from None
-        log = _log_of(first)
-        if not log.strip():
-            # Loading without a log is faster; ask again for the reason.
-            try:
-                fd, _ = target.prog_load(prog_type, insns, "GPL", log_level=1, **kwargs)
-                return fd  # the retry passed (should not happen): keep it
-            except ProgLoadError as second:
-                log = _log_of(second) or str(second)
-        raise verifier_error(spec, log, resources) from None
+        return target.load_all([], [request])[1][0]
+    except LoadStepError as e:
+        raise program_error(spec, e.cause, resources) from None
 
 
 def _log_of(err) -> str:

@@ -4,8 +4,10 @@
 order: banner, BEGIN (BPF_PROG_TEST_RUN in this process), attach, release the
 `-c` child, then wait on the ring buffer, signals and the watched process at
 once (epoll), so exit() or the child's end is acted on at once, not after a
-poll timeout. At the end: detach, END, drain its events, `"\\n\\n"`, every user
-map in name order. Detaching happens in `finally`, whatever went wrong.
+poll timeout. SIGUSR1 prints every map then and there (as the exit does, without
+the separator; nothing is cleared). At the end: detach, END, drain its events,
+`"\\n\\n"`, every user map in name order. Detaching happens in `finally`,
+whatever went wrong.
 """
 
 from __future__ import annotations
@@ -51,10 +53,12 @@ class TraceOptions:
 
 
 class StopSignals:
-    """SIGINT/SIGTERM set a flag and wake the loop through a pipe (set_wakeup_fd)."""
+    """SIGINT/SIGTERM set a flag and wake the loop through a pipe (set_wakeup_fd);
+    SIGUSR1 asks for the maps to be printed, counted so none is missed."""
 
     def __init__(self, enabled: bool):
         self.received = 0
+        self.print_requests = 0
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
         self.read_fd = -1
         self._saved: dict = {}
@@ -69,10 +73,21 @@ class StopSignals:
         self._old_wakeup = signal.set_wakeup_fd(self._write_fd)
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._saved[sig] = signal.signal(sig, self._on_signal)
+        self._saved[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, self._on_print)
         return self
 
     def _on_signal(self, signum, frame):
         self.received = signum
+
+    def _on_print(self, signum, frame):
+        self.print_requests += 1
+
+    def take_print_request(self) -> bool:
+        """True once per SIGUSR1 received since the last call."""
+        if self.print_requests:
+            self.print_requests -= 1
+            return True
+        return False
 
     def __exit__(self, *exc):
         if not self.enabled:
@@ -110,7 +125,7 @@ def run_trace(target, loaded: LoadedObject, sink, symbols: Symbols,
     attachments = Attachments(target)
     maps = MapAccess(target, loaded, sink, symbols)
     handler = EventHandler(loaded.resources, sink, symbols, maps, target=target,
-                           source=options.source)
+                           source=options.source, unwatch=attachments.unwatch)
     reader = None
     if EVENTS_MAP in {m.name for m in loaded.resources.maps}:
         reader = target.ring_buffer(loaded.map_fd(EVENTS_MAP))
@@ -125,15 +140,19 @@ def run_trace(target, loaded: LoadedObject, sink, symbols: Symbols,
                 target.prog_test_run(begin.fd)
             exiting = loop.drain()
             if not exiting and not stop.received:
-                attachments.attach_all(loaded, options.attach_options)
+                attachments.attach_all(loaded, options.attach_options, sync=False)
                 if options.child is not None:
                     options.child.release()
+                # One round trip to a remote target for all of the above; an
+                # attach that fails stops the rest (the child is not released).
+                target.sync()
                 loop.run()
         attachments.detach_all()
         end = loaded.program("end")
         if end is not None:
             target.prog_test_run(end.fd)
         loop.drain(stop_at_exit=False)
+        maps.read_for_exit()   # the maps and the lost count at once
         loop.report_lost()
         _separator(sink, options)
         maps.print_all()
@@ -225,6 +244,9 @@ class _Loop:
                     return
                 if self.stop is not None and self.stop.received:
                     return
+                while self.stop is not None and self.stop.take_print_request():
+                    self.maps.print_all()
+                    _flush(self.sink)
                 if watched is not None and watched.exited():
                     self.drain()  # what the process did before it ended
                     return

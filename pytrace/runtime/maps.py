@@ -46,7 +46,12 @@ def read_raw(target, fd: int, spec: MapSpec, ncpus: int) -> list[tuple[bytes, by
 def read_map(target, fd: int, spec: MapSpec, ncpus: int,
              symbols: Symbols) -> list[tuple[tuple, object]]:
     """Every entry of a user map, decoded, in kernel iteration order."""
-    raw = read_raw(target, fd, spec, ncpus)
+    return decode_map(spec, read_raw(target, fd, spec, ncpus), ncpus, symbols)
+
+
+def decode_map(spec: MapSpec, raw: list[tuple[bytes, bytes]], ncpus: int,
+               symbols: Symbols) -> list[tuple[tuple, object]]:
+    """A map's raw (key, value) pairs, decoded as read_map returns them."""
     if spec.has_bucket_key:
         return _group_histograms(spec, raw, ncpus, symbols)
     key_of, value_of = key_decoder(spec, symbols), value_decoder(spec, ncpus, symbols)
@@ -110,11 +115,34 @@ class MapAccess:
         spec = self.loaded.resources.map(name)
         self.sink.map(spec, self.read(name), top=top, div=div)
 
+    def _exit_specs(self) -> list[MapSpec]:
+        return sorted(self.loaded.resources.user_maps,
+                      key=lambda m: m.name.encode("utf-8", "surrogateescape"))
+
+    def read_for_exit(self) -> None:
+        """Read every user map and the lost-records count in one Target step (one
+        round trip to a remote target); lost_count and print_all then use it."""
+        from pytrace.resources import LOST_MAP
+        specs = self._exit_specs()
+        names = [s.name for s in specs]
+        if LOST_MAP in {m.name for m in self.loaded.resources.maps}:
+            specs.append(self.loaded.resources.map(LOST_MAP))
+        requests = [(self.loaded.map_fd(s.name), s.key_size, s.value_size, s.max_entries)
+                    for s in specs]
+        batches = getattr(self.target, "map_lookup_batches", None)   # test doubles lack it
+        raws = (batches(requests) if batches is not None
+                else [self.target.map_lookup_batch(*r) for r in requests])
+        self._at_exit = dict(zip(names + [LOST_MAP] * (len(specs) - len(names)), raws))
+
+    _at_exit: dict | None = None
+
     def print_all(self) -> None:
         """Every user map in name byte order, as bpftrace prints them at exit."""
-        for spec in sorted(self.loaded.resources.user_maps,
-                           key=lambda m: m.name.encode("utf-8", "surrogateescape")):
-            self.print(spec.name)
+        if self._at_exit is None:
+            self.read_for_exit()
+        for spec in self._exit_specs():
+            raw = self._at_exit[spec.name]
+            self.sink.map(spec, decode_map(spec, raw, self.ncpus, self.symbols))
 
     def clear(self, name: str) -> None:
         fd, spec = self._fd_spec(name)
@@ -131,7 +159,11 @@ class MapAccess:
             fd, spec = self._fd_spec(LOST_MAP)
         except KeyError:
             return 0
-        value = self.target.map_lookup(fd, bytes(spec.key_size), spec.value_size)
+        if self._at_exit is not None and LOST_MAP in self._at_exit:
+            rows = self._at_exit[LOST_MAP]
+            value = rows[0][1] if rows else None
+        else:
+            value = self.target.map_lookup(fd, bytes(spec.key_size), spec.value_size)
         if value is None:
             return 0
         if is_percpu(spec):

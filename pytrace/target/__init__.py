@@ -32,6 +32,10 @@ class Target(ABC):
     @abstractmethod
     def path_exists(self, path: str) -> bool: ...
 
+    def prefetch(self, paths: list[str]) -> None:
+        """A hint: these files will be read next (a remote target fetches them
+        in one request)."""
+
     def cgroup_id(self, path: str) -> int:
         """The id of the cgroup directory at `path` (what bpf_get_current_cgroup_id
         returns inside it): its 8-byte file handle. OSError (with errno) on failure."""
@@ -48,9 +52,50 @@ class Target(ABC):
         """Whether the kernel has an optional feature, probed once per target.
         Known: "uprobe_multi" (many uprobes in one BPF link, Linux 6.6+; required
         with the process-wide pid filter of later kernels), "perf_cookie" (perf-event
-        links carry a cookie for bpf_get_attach_cookie, Linux 5.15+). Unknown
+        links carry a cookie for bpf_get_attach_cookie, Linux 5.15+), "map_batch"
+        (BPF_MAP_LOOKUP_BATCH, Linux 5.6+). Unknown
         features, and targets that do not probe, answer False (the portable path)."""
         return False
+
+    # ---- facts and actions around the kernel: processes, clocks, the machine ----
+    @property
+    def machine(self) -> str:
+        """The CPU architecture (`x86_64`, `aarch64`): it picks register layouts."""
+        raise NotImplementedError
+
+    def boot_wall_ns(self) -> int:
+        """Wall-clock time of CLOCK_MONOTONIC's zero, in ns (strftime adds nsecs to it)."""
+        raise NotImplementedError
+
+    def errno_text(self, errno: int) -> str:
+        """strerror(errno) as the target's C library words it (strerror(), -k)."""
+        raise NotImplementedError
+
+    def run_command(self, command: str) -> bytes:
+        """system(): run a shell command on the target; its stdout."""
+        raise NotImplementedError
+
+    def start_command(self, command: str):
+        """`-c CMD`: a process started on the target and held before exec; it has
+        .pid, .release(), .exited(), .fileno() (readable once it exited), .stop()."""
+        raise NotImplementedError
+
+    def watch_process(self, pid: int):
+        """`-p PID`: the process on the target whose exit ends the trace;
+        .pid, .exited(), .fileno(), .close(). PytraceError if there is none."""
+        raise NotImplementedError
+
+    # ---- round trips (a remote target counts them; a local one makes none) ----
+    round_trips = 0
+
+    def sync(self) -> None:
+        """Wait until every action asked for so far is done, raising the first
+        failure (a remote target sends some actions without waiting)."""
+
+    def check_privileges(self) -> None:
+        """Raise KernelPermissionError, with one line naming what is needed, when
+        this target's process may not trace. Targets that cannot tell do nothing:
+        the first refused action then says what it lacks."""
 
     # ---- bpf(2): maps ----------------------------------------------------
     @abstractmethod
@@ -77,6 +122,12 @@ class Target(ABC):
                          max_entries: int, delete: bool = False) -> list[tuple[bytes, bytes]]:
         """Every (key, value) of the map, through BPF_MAP_LOOKUP[_AND_DELETE]_BATCH
         where the kernel has it, key-by-key otherwise."""
+
+    def map_lookup_batches(self, requests: list[tuple]) -> list[list[tuple[bytes, bytes]]]:
+        """map_lookup_batch for several maps, each request its (fd, key_size,
+        value_size, max_entries) arguments: what exit reads, in one request to a
+        remote target."""
+        return [self.map_lookup_batch(*request) for request in requests]
 
     @abstractmethod
     def map_delete_batch(self, fd: int, keys: list[bytes], key_size: int) -> int: ...
@@ -105,6 +156,11 @@ class Target(ABC):
     @abstractmethod
     def prog_info(self, fd: int) -> dict:
         """At least {'xlated_insns': n, 'verified_insns': n, 'id': n}."""
+
+    def load_all(self, maps: list[dict], programs: list[dict]) -> tuple[list[int], list[int]]:
+        """Create every map and load every program in one step; see
+        pytrace.kernel.actions.KernelActions.load_all for the shape and errors."""
+        raise NotImplementedError
 
     # ---- attach: every attachment is owned by the returned handle ----------
     @abstractmethod
@@ -152,6 +208,15 @@ class Target(ABC):
     @abstractmethod
     def detach(self, handle: int) -> None:
         """Undo one attach; closing is enough for the kernel to clean up."""
+
+    def detach_many(self, handles: list[int]) -> None:
+        """Detach several handles (concurrently where that is faster); errors of
+        ones already gone are ignored."""
+        for handle in handles:
+            try:
+                self.detach(handle)
+            except OSError:
+                pass
 
     # ---- events ---------------------------------------------------------------
     @abstractmethod

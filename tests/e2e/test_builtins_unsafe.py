@@ -283,8 +283,7 @@ def test_system_and_cat_go_to_the_output_file_in_program_order(tmp_path):
 
 
 def test_help_lists_unsafe(capsys):
-    with pytest.raises(SystemExit):
-        main(["--help"])
+    assert main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "--unsafe" in out
     assert "system(), signal(), override()" in " ".join(out.split())

@@ -71,11 +71,24 @@ def test_verbose_reports_instruction_counts(capfd):
     assert stdout == "Attaching 2 probes...\n\n\n@c: 1\n@d: 1\n"
 
 
-def test_remote_targets_are_refused_cleanly(capfd):
-    code = main(["--target", "ssh://host", "-e", "BEGIN { exit(); }"])
-    _, stderr = capfd.readouterr()
-    assert code == 1
-    assert stderr == "ERROR: --target ssh://host: remote targets are not supported yet\n"
+def test_malformed_targets_are_refused_cleanly(capfd):
+    for target, message in (
+            ("ssh://", "--target ssh://: no host (use ssh://[user@]host[:port])"),
+            ("ssh://host:port", "--target ssh://host:port: the port must be a number"),
+            ("telnet://host", "--target telnet://host: unknown target (use local, "
+                              "exec:COMMAND, ssh://[user@]host[:port] or adb[:serial])")):
+        code = main(["--target", target, "-e", "BEGIN { exit(); }"])
+        _, stderr = capfd.readouterr()
+        assert code == 1
+        assert stderr == f"ERROR: {message}\n"
+
+
+def test_an_unreachable_remote_target_is_one_clean_line(capfd):
+    code = main(["--target", "ssh://no-such-host.invalid", "-e", "BEGIN { exit(); }"])
+    stdout, stderr = capfd.readouterr()
+    assert code == 1 and stdout == ""
+    assert stderr.startswith("ERROR: --target ssh://no-such-host.invalid: ")
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
 
 
 def test_a_missing_command_is_an_error_not_a_hang(capfd):

@@ -35,8 +35,8 @@ COMMON = settings(max_examples=int(os.environ.get("PYTRACE_FUZZ_EXAMPLES", "300"
 def run_cli(program: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if program.startswith("-"):
-            # argparse takes a separate "-..." value for an option ("-e", "-x")
-            # and mangles "-e--": hand such programs over as a script file.
+            # `-e -x` reads fine; these go in a script file so that path is
+            # fuzzed too.
             path = os.path.join(tmp, "prog.bt")
             with open(path, "w", encoding="utf-8", errors="surrogateescape") as f:
                 f.write(program)
@@ -53,6 +53,10 @@ def run_cli(program: str) -> None:
     else:
         assert code == 1
         first = err.splitlines()[0]
+        if not program.strip():
+            # Nothing to point at: an empty program is refused without a location.
+            assert first.startswith("ERROR: the program has no probes"), err
+            return
         assert first.startswith(name + ":") and ": ERROR: " in first, err
 
 

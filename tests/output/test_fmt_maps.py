@@ -244,7 +244,7 @@ def test_records_arrays_pointers_and_named_values():
     assert value_text(rec, {"a": 1, "b": 2}) == "{ .a = 1, .b = 2 }"
     assert map_text("@r", (rec,), INT64, [(({"a": 1, "b": 2},), 3)]) == "@r[{.a=1,.b=2}]: 3\n"
     assert value_text(ArrayType(INT32, 3), [1, 2, 3]) == "[1,2,3]"
-    assert value_text(PointerType(), 0xffff8881) == "0xffff8881"
+    assert value_text(PointerType(), 0xffff8881) == str(0xffff8881)
     assert value_text(SpecialType("inet", 24), Named("127.0.0.1")) == "127.0.0.1"
     assert value_text(SpecialType("probe"), Named("tracepoint:syscalls:sys_enter_read")) == \
         "tracepoint:syscalls:sys_enter_read"

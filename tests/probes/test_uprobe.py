@@ -80,10 +80,12 @@ def test_uprobe_by_library_name_on_libc(prog):
 
 
 def _count_while_another_copy_runs(prog, pid_filter: bool) -> str:
-    # A second copy keeps calling work() all through the trace.
+    # A second copy keeps calling work() all through the trace; the traced one
+    # pauses 20 ms between calls so the trace lasts long enough for the other to
+    # be scheduled on a busy machine.
     with another_copy_running([prog, "100000", "200"]):
-        return run_with_workload(f"uprobe:{prog}:work {{ @ = count(); }}", [prog, str(N)],
-                                 pid_filter=pid_filter)
+        return run_with_workload(f"uprobe:{prog}:work {{ @ = count(); }}",
+                                 [prog, str(N), "20000"], pid_filter=pid_filter)
 
 
 def test_pid_restricts_the_probe_to_that_process(prog):

@@ -277,8 +277,8 @@ def test_the_kernel_is_probed_once_per_target(monkeypatch):
     real = bpf.uprobe_multi_supported
     monkeypatch.setattr(bpf, "uprobe_multi_supported",
                         lambda: calls.append(1) or real())
-    from pytrace.target import local
-    monkeypatch.setitem(local._FEATURE_PROBES, "uprobe_multi", bpf.uprobe_multi_supported)
+    from pytrace.kernel import actions
+    monkeypatch.setitem(actions._FEATURE_PROBES, "uprobe_multi", bpf.uprobe_multi_supported)
     target = LocalTarget()
     try:
         answers = {target.supports("uprobe_multi") for _ in range(3)}
