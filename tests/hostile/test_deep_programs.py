@@ -62,3 +62,24 @@ def test_program_past_the_bpf_stack_is_a_clear_located_error(tmp_path):
     assert first.startswith(f"{script}:1:1-")
     assert "ERROR: The BPF verifier rejected the program for BEGIN: " in first
     assert first.endswith("bytes of stack; BPF allows 512)")
+
+
+MACROS = ("#define A 1+1+1+1+1+1+1+1\n#define B A+A+A+A+A+A+A+A\n"
+          "#define C B+B+B+B+B+B+B+B\n#define D C+C+C+C+C+C+C+C\n")
+
+
+def test_chain_built_by_macros_runs(tmp_path):
+    # A short text whose macros expand to a 512-term chain.
+    script = tmp_path / "macros.bt"
+    script.write_text(MACROS + "BEGIN { @ = C; exit(); }\n")
+    result = pytrace("-q", str(script))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "@: 512"
+
+
+def test_chain_built_by_macros_past_the_limit_is_located(tmp_path):
+    script = tmp_path / "macros.bt"
+    script.write_text(MACROS + "BEGIN { @ = D+D+D; exit(); }\n")
+    first = one_error(pytrace(str(script)), str(script))
+    assert first == (f"{script}:5:13-14: ERROR: program nested too deeply: more than "
+                     f"{MAX_NESTING} levels of expressions and blocks")
