@@ -95,7 +95,12 @@ def parse_attach_point(raw: str, span: Span | None = None) -> AttachPoint:
         m = re.match(_OFFSET, parts[-1])
         if m:
             parts[-1] = m.group("func")
-            offset = int(m.group("off"), 0)
+            text = m.group("off")
+            # The perf event's probe offset is a u64 (and int() refuses 4300+ digits).
+            offset = int(text, 0) if len(text.lstrip("0xX")) <= 20 else 1 << 64
+            if offset >= 1 << 64:
+                raise PytraceError(f"Invalid offset: {m.group('off')} does not fit in 64 bits",
+                                   span)
     if not sep:
         # Nothing after the provider: bpftrace names it as written, with the fewest fields.
         fewest = PART_COUNTS[provider][0]

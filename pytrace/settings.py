@@ -22,6 +22,8 @@ STACK_MODES = ("bpftrace", "perf", "raw")
 PRINT_ORDERS = ("ascending", "descending")
 # str() buffers live on the 512-byte BPF stack: bpftrace 0.17 stops at 200.
 MAX_STRLEN = 200
+# bpf(2) takes a map's max_entries as a u32.
+MAX_MAP_KEYS = (1 << 32) - 1
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,10 @@ def _check(settings: Settings, config: ast.Config | None, environment: dict) -> 
         raise PytraceError(f"'BPFTRACE_STRLEN' {settings.strlen} exceeds the current maximum "
                            f"of {MAX_STRLEN} bytes (strings live on the 512-byte BPF stack)",
                            _span_of(config, "strlen", environment))
+    if settings.map_keys_max > MAX_MAP_KEYS:
+        raise PytraceError(f"'BPFTRACE_MAP_KEYS_MAX' {settings.map_keys_max} exceeds the "
+                           f"current maximum of {MAX_MAP_KEYS} (a map's size is a u32)",
+                           _span_of(config, "map_keys_max", environment))
     pages = settings.perf_rb_pages
     if pages and pages & (pages - 1):
         raise PytraceError(f"'BPFTRACE_PERF_RB_PAGES' {pages} is not a power of 2",

@@ -15,7 +15,7 @@ from pytrace.codegen.module import I8P
 from pytrace.passes.state import UnknownType, error
 from pytrace.passes.types_util import contains_unknown, is_int
 from pytrace.resources import AsyncAction
-from pytrace.output.printf import parse_format
+from pytrace.output.printf import MAX_FIELD, parse_format
 from pytrace.passes.typecheck import describe
 from pytrace.types import (UINT64, VOID, AggregationType, BufferType, InetType,
                            MacAddressType, SpecialType, StringType, TimestampType,
@@ -49,8 +49,12 @@ def check_format_args(checker, call, kind: str) -> list:
     in errors), checked against the literal format in call.args[0]."""
     fmt = call.args[0].value
     # One reading of format strings for compiler and formatter (bpftrace 0.17's).
-    specs = [spec.conversion if spec is not None else None
-             for _, spec in parse_format(fmt).pieces]
+    parsed = [spec for _, spec in parse_format(fmt).pieces]
+    if any(spec is not None and max(spec.width, spec.precision or 0) > MAX_FIELD
+           for spec in parsed):
+        raise error(f"{kind}: a field width or precision is too large "
+                    f"(at most {MAX_FIELD})", call.args[0])
+    specs = [spec.conversion if spec is not None else None for spec in parsed]
     args = call.args[1:]
     if len(args) < len(specs):
         raise error(f"{kind}: Not enough arguments for format string ({len(args)} supplied, "

@@ -204,7 +204,11 @@ def _on_system(runtime, action, payload):
     command = format_printf(action.fmt or "", runtime.typed_args(action, payload))
     # As bpftrace: the command's stdout is taken and printed in the trace's
     # order; its stderr (and stdin) stay the terminal's. It runs on the target.
-    out = runtime.target.run_command(command)
+    try:
+        out = runtime.target.run_command(command)
+    except OSError as e:  # the shell could not start (E2BIG: a huge command)
+        runtime.warn(f"ERROR: system() could not run the command: {e.strerror or e}")
+        return
     runtime.sink.system(out.decode("utf-8", errors="surrogateescape"))
 
 

@@ -13,7 +13,7 @@ class IntervalProvider(Provider):
     prog_type = "perf_event"
 
     def expand(self, ap, target) -> list[AttachSpec]:
-        unit, n = parse_rate(self.name, ap)
+        unit, n = parse_rate(self.name, ap, target)
         cpu = target.online_cpus()[0]
         return [AttachSpec(provider=self.name, name=f"interval:{unit}:{n}",
                            options={**rate_options(unit, n), "cpu": cpu})]

@@ -13,7 +13,7 @@ class ProfileProvider(Provider):
     prog_type = "perf_event"
 
     def expand(self, ap, target) -> list[AttachSpec]:
-        unit, n = parse_rate(self.name, ap)
+        unit, n = parse_rate(self.name, ap, target)
         return [AttachSpec(provider=self.name, name=f"profile:{unit}:{n}",
                            options={**rate_options(unit, n), "cpu": cpu})
                 for cpu in target.online_cpus()]

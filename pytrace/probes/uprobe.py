@@ -121,7 +121,7 @@ class UprobeProvider(Provider):
             raise PytraceError(f"{ap.raw}: a {self.name} can not have an offset", ap.span)
         if _ADDRESS.match(func):
             # An absolute address in the binary (a virtual address, as nm shows it).
-            addr = int(func, 0)
+            addr = int(func, 0) if len(func.lstrip("0xX")) <= 20 else 1 << 64  # int() refuses 4300+ digits
             try:
                 # Like bpftrace: an address must lie inside a function the binary names.
                 inside = elf.symbolize_vaddr(addr + offset)

@@ -31,7 +31,9 @@ class WatchpointProvider(Provider):
         try:
             addr = int(addr_text, 0)
         except ValueError:
-            raise PytraceError(f"Invalid watchpoint address: {addr_text}", ap.span) from None
+            addr = -1
+        if not 0 <= addr < 1 << 64:
+            raise PytraceError(f"Invalid watchpoint address: {addr_text}", ap.span)
         try:
             length = int(length_text, 0)
         except ValueError:

@@ -55,6 +55,9 @@ def decode_map(spec: MapSpec, raw: list[tuple[bytes, bytes]], ncpus: int,
     if spec.has_bucket_key:
         return _group_histograms(spec, raw, ncpus, symbols)
     key_of, value_of = key_decoder(spec, symbols), value_decoder(spec, ncpus, symbols)
+    if not raw and not spec.key_types and isinstance(spec.value_type, T.CountType):
+        # bpftrace's keyless count lives in an array: never written, it reads 0.
+        return [((), 0)]
     return [(key_of(k), value_of(v)) for k, v in raw]
 
 
