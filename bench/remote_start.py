@@ -6,7 +6,9 @@ wall time. Rows:
 - local:              this machine, in process;
 - exec: (loopback):   the agent as a child process over pipes;
 - exec: +50 ms RTT:   the agent behind tests/remote/relay.py holding every
-                      chunk 25 ms in each direction (a far-away target).
+                      chunk 25 ms in each direction (a far-away target);
+- ssh://:             through a private sshd on 127.0.0.1 (tests/helpers/sshd.py,
+                      generated keys; skipped when openssh-server is missing).
 Programs: `BEGIN { exit(); }`, and a 12-probe script (11 syscall tracepoints
 counting into maps, printed at exit, plus BEGIN { exit(); }).
 Round trips are what the RemoteTarget counted (PYTRACE_REMOTE_STATS), HELLO
@@ -46,17 +48,38 @@ TWELVE_PROBES = "\n".join(
 DELAY_MS = 25
 
 
+SSH: dict[str, object] = {}   # "target", "env" of the bench's sshd when it runs
+
+
 def targets() -> dict[str, list[str]]:
     py = os.path.realpath(sys.executable)
-    return {
+    rows = {
         "local": [],
         "exec: (loopback)": ["--target", "exec:"],
         f"exec: +{2 * DELAY_MS} ms RTT": [
             "--target", f"exec:{py} -S {RELAY} --delay-ms {DELAY_MS} --"],
     }
+    if SSH:
+        rows["ssh:// (loopback)"] = ["--target", SSH["target"]]
+    return rows
+
+
+def start_sshd(tmp: str):
+    """A private sshd for the ssh rows, or None (and why) when it cannot run."""
+    sys.path.insert(0, str(ROOT))
+    from tests.helpers.sshd import SshKeys, SshServer, missing_ssh_programs
+    missing = missing_ssh_programs()
+    if missing:
+        print(f"(no ssh rows: {', '.join(missing)} not installed)")
+        return None
+    server = SshServer(SshKeys.generate(Path(tmp))).start()
+    SSH.update(target=server.target, env=server.environ())
+    return server
 
 
 def run(argv: list[str], env: dict) -> tuple[float, int, str]:
+    if SSH and SSH["target"] in argv:
+        env = {**env, **SSH["env"], "PYTRACE_REMOTE_STATS": "1"}
     start = time.monotonic()
     done = subprocess.run([os.path.realpath(sys.executable), "-m", "pytrace", *argv],
                           cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -105,9 +128,9 @@ def event_rows(env: dict) -> None:
         program = ('tracepoint:syscalls:sys_enter_getppid /pid == cpid/ '
                    '{ printf("%d\\n", elapsed); }')
         bursts = " ".join(["getppid 1000 sleep 5"] * 40)
-        print("\nprintf events through exec: (loopback)")
+        print("\nprintf events, remote rows on loopback")
         for label, args in (("bursts of 1000", bursts), ("flood of 200000", "getppid 200000")):
-            for row in ("local", "exec: (loopback)"):
+            for row in [r for r in targets() if "RTT" not in r]:
                 argv = targets()[row] + ["-e", program, "-c", f"{wl} {args}"]
                 wall, _, out = run(argv, env)
                 lines = out.splitlines()
@@ -125,8 +148,14 @@ def main() -> int:
     opts = parser.parse_args()
     env = dict(os.environ, PYTRACE_REMOTE_STATS="1")
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    start_rows(opts.runs, env)
-    event_rows(env)
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_sshd(tmp)
+        try:
+            start_rows(opts.runs, env)
+            event_rows(env)
+        finally:
+            if server is not None:
+                server.stop()
     return 0
 
 

@@ -112,6 +112,8 @@ class Agent:
             "python": "{}.{}.{}".format(*sys.version_info[:3]),
             "boot_wall_ns": process.boot_wall_ns(),
             "tracefs": perf.tracefs_root(),
+            # strerror() texts of this C library (strerror(), -k), for errnos 1..133.
+            "errnos": {n: os.strerror(n) for n in range(1, 134)},
         }
         self.send(P.HELLO, P.encode(info))
 
@@ -320,6 +322,9 @@ def main(config=None):
         pass
     except P.ProtocolError as e:
         sys.stderr.write("pytrace agent: {}\n".format(e))
+        code = 2
+    except Exception as e:   # noqa: BLE001 - one line for the host, not a traceback
+        sys.stderr.write("pytrace agent: internal error: {}: {}\n".format(type(e).__name__, e))
         code = 2
     finally:
         agent.shutdown()

@@ -30,7 +30,9 @@ AGENT_MODULES = (
 PACKAGES = ("pytrace", "pytrace.kernel", "pytrace.remote")
 
 BOOTSTRAP = (
-    "import os,zlib\n"
+    "import os,sys,zlib\n"
+    "if sys.version_info<(3,6):os.write(2,b'pytrace: the agent needs Python 3.6 or later\\n');"
+    "os._exit(4)\n"
     "def r(n):\n"
     " b=b''\n"
     " while len(b)<n:\n"
@@ -84,7 +86,15 @@ def sources_hash(sources: dict[str, str]) -> str:
 
 
 class _StripAnnotations(ast.NodeTransformer):
-    """Annotations are the only 3.7+ syntax the agent's modules use."""
+    """Annotations are the only 3.7+ syntax the agent's modules use. Docstrings
+    go too: a smaller bundle compiles faster on the target."""
+
+    def generic_visit(self, node):
+        node = super().generic_visit(node)
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and _is_docstring(body[0]):
+            node.body = body[1:] or [ast.Pass()]
+        return node
 
     def visit_ImportFrom(self, node):
         if node.module == "__future__":
@@ -101,8 +111,7 @@ class _StripAnnotations(ast.NodeTransformer):
     def visit_FunctionDef(self, node):
         self._strip_args(node.args)
         node.returns = None
-        self.generic_visit(node)
-        return node
+        return self.generic_visit(node)
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
@@ -110,6 +119,11 @@ class _StripAnnotations(ast.NodeTransformer):
         if node.value is None:
             return ast.Pass()
         return ast.copy_location(ast.Assign(targets=[node.target], value=node.value), node)
+
+
+def _is_docstring(node) -> bool:
+    return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str))
 
 
 def py36_source(source: str) -> str:

@@ -200,20 +200,24 @@ def _decode_special(ty: T.SpecialType, data: bytes, symbols: Symbols):
         return V.Named(symbols.cgroup_path(decode_int(raw, False), ty.filter))
     if ty.kind in ("cgroup_path", "strerror"):
         return V.Named(decode_str(raw) if ty.kind == "cgroup_path"
-                       else _strerror(decode_int(raw, True)))
+                       else _strerror(decode_int(raw, True), symbols))
     return decode_int(raw, False)
 
 
 def _inet_text(raw: bytes) -> str:
     import socket
 
+    # The family numbers are Linux's (the traced kernel's), whatever this host is.
     family = decode_int(raw[0:8], False)
     addr = raw[8:24]
-    if family == socket.AF_INET:
+    if family == LINUX_AF_INET:
         return socket.inet_ntop(socket.AF_INET, addr[:4])
-    if family == socket.AF_INET6:
+    if family == LINUX_AF_INET6:
         return socket.inet_ntop(socket.AF_INET6, addr[:16])
     return ""
+
+
+LINUX_AF_INET, LINUX_AF_INET6 = 2, 10
 
 
 def mac_text(raw: bytes) -> str:
@@ -257,7 +261,11 @@ def strftime_text(fmt: str, nsecs: int, boot_wall_ns: int) -> str:
     return time.strftime("".join(out), time.localtime(secs))
 
 
-def _strerror(errno: int) -> str:
+def _strerror(errno: int, symbols=None) -> str:
+    """The target's C library's text for errno (a remote target's, not ours)."""
+    ask = getattr(symbols, "errno_text", None)
+    if ask is not None:
+        return ask(errno)
     import os
 
     return os.strerror(errno)

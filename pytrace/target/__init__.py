@@ -67,6 +67,10 @@ class Target(ABC):
         """Wall-clock time of CLOCK_MONOTONIC's zero, in ns (strftime adds nsecs to it)."""
         raise NotImplementedError
 
+    def errno_text(self, errno: int) -> str:
+        """strerror(errno) as the target's C library words it (strerror(), -k)."""
+        raise NotImplementedError
+
     def run_command(self, command: str) -> bytes:
         """system(): run a shell command on the target; its stdout."""
         raise NotImplementedError

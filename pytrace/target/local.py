@@ -8,6 +8,7 @@ agent runs on a traced machine. `close_all` also runs at interpreter exit.
 from __future__ import annotations
 
 import atexit
+import os
 
 from pytrace.kernel import process
 from pytrace.kernel.actions import KernelActions, release_in_background  # noqa: F401
@@ -32,6 +33,9 @@ class LocalTarget(LocalFiles, KernelActions, Target):
 
     def boot_wall_ns(self):
         return process.boot_wall_ns()
+
+    def errno_text(self, errno):
+        return os.strerror(errno)
 
     def run_command(self, command):
         return process.run_command(command)

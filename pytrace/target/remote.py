@@ -351,6 +351,10 @@ class RemoteTarget(Target):
     def online_cpus(self):
         return list(self.info["online_cpus"])
 
+    def errno_text(self, errno):
+        text = self.info.get("errnos", {}).get(errno)
+        return text if text is not None else os.strerror(errno)
+
     def supports(self, feature):
         return bool(self.info.get("features", {}).get(feature, False))
 

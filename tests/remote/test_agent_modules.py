@@ -110,3 +110,32 @@ def test_the_agent_runs_on_an_old_python(python):
     assert hello_kind == P.HELLO and hello["agent"] == version
     assert hello["python"].startswith(os.path.basename(python)[len("python"):])
     assert P.decode(reply)["results"] == [{"data": os.path.basename(python).encode() + b"\n"}]
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("python", _old_pythons() or [None])
+def test_a_whole_trace_runs_through_an_old_python_agent(python):
+    if python is None:
+        pytest.skip("no python3.6/3.7 on this machine")
+    env = dict(os.environ, PYTRACE_REMOTE_PYTHON=python)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytrace", "--target", "exec:", "-e",
+         'tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @n = count(); '
+         'printf("%s\\n", comm); }', "-c", "/bin/sh -c 'cat /proc/self/stat > /dev/null'"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Attaching 1 probe...\n")
+    assert "\n@n: " in done.stdout
+
+
+def test_a_python_older_than_3_6_is_one_line():
+    old = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/2.*/bin/python2.?")))
+    if not old and not shutil.which("python2"):
+        pytest.skip("no Python 2 on this machine")
+    env = dict(os.environ, PYTRACE_REMOTE_PYTHON=old[0] if old else shutil.which("python2"))
+    done = subprocess.run([sys.executable, "-m", "pytrace", "--target", "exec:", "-e",
+                           "BEGIN { exit(); }"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == ("ERROR: --target exec:: the agent did not start: "
+                           "pytrace: the agent needs Python 3.6 or later\n")

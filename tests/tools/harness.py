@@ -227,36 +227,33 @@ def _process_tree(root: int) -> list[int]:
     return pids
 
 
+CLEAR_SCREEN = "\x1b[H\x1b[2J"   # what filetop and biotop print before each interval
+
+
+def top_intervals(output: str) -> list[str]:
+    """A top-style tool's output cut into its intervals, each from the line with
+    the time and load averages to the line before the next such line."""
+    starts = [m.start() for m in re.finditer(r"^.*\d\d:\d\d:\d\d loadavg: ", output, re.M)]
+    return [output[a:b] for a, b in zip(starts, starts[1:] + [len(output)])]
+
+
+def rows_in_order(interval: str, *patterns: str) -> list[int] | None:
+    """Where the first line matching each pattern is in one interval (line
+    numbers), or None when one of them is not there."""
+    lines = interval.splitlines()
+    found = []
+    for pattern in patterns:
+        at = [i for i, line in enumerate(lines) if re.search(pattern, line)]
+        if not at:
+            return None
+        found.append(at[0])
+    return found
+
+
 def run_tool(tool: str, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
     """Run a tool to its end (one that exits by itself, or fails)."""
     return subprocess.run([sys.executable, "-m", "pytrace", tool, *args], cwd=ROOT,
                           capture_output=True, text=True, errors="replace", timeout=timeout)
-
-
-# Tools written with language features pytrace is gaining in parallel work
-# (issue 10): their tests skip while the compiler says the feature is missing.
-PENDING_LANGUAGE = {"naptime": "Unknown builtin variable: curtask"}
-
-
-def skip_if_language_pending(name: str) -> None:
-    import pytest
-    from pytrace.diagnostics import PytraceError
-    pending = PENDING_LANGUAGE.get(name)
-    if pending is None:
-        return
-    try:
-        compile_only(tool_path(name))
-    except PytraceError as e:
-        if pending in e.message:
-            pytest.skip(f"{name} needs a language feature not merged yet: {pending}")
-        raise
-
-
-def compile_only(path: str) -> None:
-    from pytrace.diagnostics import Source
-    from pytrace.session import Session
-    with open(path, encoding="utf-8") as f:
-        Session(Source(f.read(), path), warning_stream=io.StringIO()).compile()
 
 
 def compile_and_load(path: str, *params: str) -> int:

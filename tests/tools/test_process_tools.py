@@ -76,8 +76,6 @@ def test_cpuwalk_counts_samples_on_the_cpu_a_busy_process_runs_on():
 
 
 def test_naptime_shows_the_sleeper_its_parent_and_the_duration():
-    from tests.tools.harness import skip_if_language_pending
-    skip_if_language_pending("naptime")
     with ToolRun("naptime") as run:
         shell = subprocess.Popen(["sh", "-c", "sleep 0.25; sleep 0.3"])
         shell.wait()

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.tools.harness import ToolRun
+from tests.tools.harness import ToolRun, top_intervals
 from tests.tools.workloads import device_numbers, direct_io, loop_device
 
 REMOTE = ("--target", "exec:")
@@ -31,22 +31,34 @@ def test_biosnoop_through_exec_target(loop):
 
 def test_biotop_through_exec_target(loop):
     major, minor = device_numbers(loop)
-    with ToolRun("biotop", options=REMOTE) as run:
+    with ToolRun("biotop", "1", "0", "C", options=REMOTE) as run:
         reader = direct_io(loop, write=False, blocks=5, block_size=8192)
         run.wait_for(rf"^@io\[{reader}, dd, R\w*, {major}, {minor}\]", timeout=5)
     assert re.search(rf"^@io\[{reader}, dd, R\w*, {major}, {minor}\]: count 5, average 8, "
                      r"total 40$", run.output, re.M), run.output
-    assert re.search(r"^\d\d:\d\d:\d\d loadavg: [\d.]+ ", run.output, re.M)
+    assert_no_clear_shape(run.output, "@io[PID, COMM, D, MAJ, MIN]: ")
+
+
+def assert_no_clear_shape(output: str, header: str) -> None:
+    """C (BCC's -C): no screen clearing; each interval after a blank line, as
+    the local shape otherwise (tests/tools/test_block_tools.py)."""
+    intervals = top_intervals(output)
+    assert intervals and "\x1b" not in output, output
+    for block in intervals:
+        assert re.match(r"\d\d:\d\d:\d\d loadavg: [\d.]+ [\d.]+ [\d.]+ \d+/\d+ \d+\n\n"
+                        + re.escape(header), block), block
+        assert output[:output.index(block)].endswith("\n\n")
 
 
 def test_filetop_through_exec_target(short_tmp):
     from tests.tools.workloads import spawn_and_wait
     path = short_tmp / "remote-file"
-    with ToolRun("filetop", options=REMOTE) as run:
-        pid = spawn_and_wait(["python3", "-c", f"open('{path}', 'w').write('z' * 5000)"])
+    with ToolRun("filetop", "1", "0", "C", options=REMOTE) as run:
+        pid = spawn_and_wait(["python3", "-c", f"open('{path}', 'w').write('z' * 5_000_000)"])
         run.wait_for(rf"^@writes\[{pid}, python3, \d+, {path}\]", timeout=5)
-    assert re.search(rf"^@writes\[{pid}, python3, \d+, {path}\]: count 1, average 5000, "
-                     r"total 5000$", run.output, re.M), run.output
+    assert re.search(rf"^@writes\[{pid}, python3, \d+, {path}\]: count 1, average 5000000, "
+                     r"total 5000000$", run.output, re.M), run.output
+    assert_no_clear_shape(run.output, "@reads/@writes[TID, COMM, FD, FILE]: ")
 
 
 def test_hardirqs_through_exec_target(tmp_path):
@@ -95,10 +107,10 @@ def test_filetop_and_hardirqs_over_ssh(request, short_tmp):
     path = short_tmp / "ssh-file"
     with ToolRun("filetop", options=("--target", ssh.target), env=ssh.environ(),
                  link_roots=[ssh.process.pid]) as run:
-        pid = spawn_and_wait(["python3", "-c", f"open('{path}', 'w').write('z' * 700)"])
+        pid = spawn_and_wait(["python3", "-c", f"open('{path}', 'w').write('z' * 700_000)"])
         run.wait_for(rf"^@writes\[{pid}, python3, \d+, {path}\]", timeout=5)
-    assert re.search(rf"^@writes\[{pid}, python3, \d+, {path}\]: count 1, average 700, "
-                     r"total 700$", run.output, re.M), run.output
+    assert re.search(rf"^@writes\[{pid}, python3, \d+, {path}\]: count 1, average 700000, "
+                     r"total 700000$", run.output, re.M), run.output
     with ToolRun("hardirqs", options=("--target", ssh.target), env=ssh.environ(),
                  link_roots=[ssh.process.pid]) as run:
         subprocess.run(["dd", "if=/dev/zero", f"of={short_tmp / 'f'}", "bs=64k", "count=16",
