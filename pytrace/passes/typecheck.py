@@ -390,10 +390,13 @@ class TypeChecker:
 
     def warn_mixed_signs(self, e: ast.Binary, lt: Type, rt: Type) -> None:
         """bpftrace 0.17's warning for comparing a signed with an unsigned integer;
-        a non-negative integer literal on either side never warns (`pid > 1`)."""
+        a non-negative integer literal on either side never warns (`pid > 1`,
+        `pid == $1`)."""
         if not (isinstance(lt, IntType) and isinstance(rt, IntType)) or lt.signed == rt.signed:
             return
-        if any(isinstance(side, ast.Integer) and side.value >= 0
+        # Positional parameters are literals once substituted, as in bpftrace.
+        literals = (ast.Integer, ast.PositionalParam, ast.PositionalCount)
+        if any(isinstance(side, literals) and (self.fold(side) or 0) >= 0
                for side in (e.left, e.right)):
             return
 

@@ -24,17 +24,19 @@ def test_signed_division_warning_is_printed_and_the_program_runs():
 
 # Printed by bpftrace 0.17 for the same programs (stderr, then the program runs).
 MIXED_SIGNS = [
-    ('BEGIN { if (pid > -1) { } exit(); }', 16, 1, "unsigned int64", "int64"),
-    ('BEGIN { $a = 1; if (pid != $a) { } exit(); }', 24, 2, "unsigned int64", "int64"),
-    ('BEGIN { @a = 1; if (pid == @a) { } exit(); }', 24, 2, "unsigned int64", "int64"),
-    ('BEGIN { if (nsecs > 5 * 3) { } exit(); }', 18, 1, "unsigned int64", "int64"),
-    ('BEGIN { if ((uint64)1 < -2) { } exit(); }', 22, 1, "unsigned int64", "int64"),
+    ('BEGIN { if (pid > -1) { } exit(); }', 16, 1, "unsigned int64", "int64", ()),
+    ('BEGIN { $a = 1; if (pid != $a) { } exit(); }', 24, 2, "unsigned int64", "int64", ()),
+    ('BEGIN { @a = 1; if (pid == @a) { } exit(); }', 24, 2, "unsigned int64", "int64", ()),
+    ('BEGIN { if (nsecs > 5 * 3) { } exit(); }', 18, 1, "unsigned int64", "int64", ()),
+    ('BEGIN { if ((uint64)1 < -2) { } exit(); }', 22, 1, "unsigned int64", "int64", ()),
+    ('BEGIN { if (pid == $1) { } exit(); }', 16, 2, "unsigned int64", "int64", ("-5",)),
 ]
 
 
-@pytest.mark.parametrize("prog, col, width, left, right", MIXED_SIGNS)
-def test_comparing_signed_with_unsigned_warns_as_bpftrace_does(prog, col, width, left, right):
-    done = subprocess.run([sys.executable, "-m", "pytrace", "-e", prog],
+@pytest.mark.parametrize("prog, col, width, left, right, params", MIXED_SIGNS)
+def test_comparing_signed_with_unsigned_warns_as_bpftrace_does(prog, col, width, left, right,
+                                                                 params):
+    done = subprocess.run([sys.executable, "-m", "pytrace", "-e", prog, "--", *params],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
     assert done.stderr.splitlines() == [
@@ -47,9 +49,11 @@ def test_comparing_signed_with_unsigned_warns_as_bpftrace_does(prog, col, width,
 
 @pytest.mark.parametrize("prog", ['BEGIN { if (pid > 1) { } exit(); }',
                                   'BEGIN { if (1 == pid) { } exit(); }',
+                                  'BEGIN { if (pid == $1) { } exit(); }',
                                   'BEGIN { $a = (uint64)1; if (pid > $a) { } exit(); }'])
 def test_a_nonnegative_literal_or_equal_signs_do_not_warn(prog):
-    done = subprocess.run([sys.executable, "-m", "pytrace", "-e", prog],
+    # $1 is 123: a positional parameter is a literal once substituted.
+    done = subprocess.run([sys.executable, "-m", "pytrace", "-e", prog, "123"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
     assert done.stderr == ""
