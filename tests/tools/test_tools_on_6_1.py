@@ -6,7 +6,7 @@ starts in the guest once the tool's probes are attached, and the tool stops
 when it ends, printing what it saw. Workloads are scripts written into the
 guest's /tmp, each doing a known number of the operations the tool counts, so
 the expected values come from the workload (or from the guest's own counters).
-dcsnoop, also kprobes-only, is run there by tests/tools/test_remote_tools.py.
+dcsnoop, also kprobes-only, runs there against a live lookup loop.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import subprocess
 import pytest
 
 from tests.remote.helpers import pytrace
+from tests.tools.harness import ToolRun
 
 WORK = "/tmp/pt-tools"
 
@@ -198,3 +199,18 @@ def test_xfsdist_times_the_workloads_xfs_operations(vm, xfs_mount):
                            "xfs_file_read_iter")}
     assert totals == {"xfs_file_open": 1, "xfs_file_write_iter": 3, "xfs_file_fsync": 1,
                       "xfs_file_read_iter": 1}, out
+
+
+def test_dcsnoop_shows_a_missed_lookup(vm):
+    """A lookup of a name that does not exist in the guest shows as a miss (M)
+    made by the process that looked."""
+    import time
+    with ToolRun("dcsnoop", options=("--target", vm.ssh.target), env=vm.ssh.environ(),
+                 count_links=False) as run:
+        deadline = time.monotonic() + 60
+        seen = None
+        while seen is None and time.monotonic() < deadline:
+            vm.ssh.run("cat", "/pt-dcsnoop-missing", timeout=30)
+            seen = re.search(r"^\d+\s+\d+\s+cat\s+M pt-dcsnoop-missing$", run.output_so_far(),
+                             re.M)
+    assert seen, run.output
