@@ -23,6 +23,7 @@ import pytest
 
 from pytrace.session import Session
 from tests.docs.markdown import DOCS, code_blocks, page
+from tests.helpers.procio import first_line
 
 REPO = DOCS.parent
 
@@ -111,7 +112,7 @@ def run_until_sigint(command: str, seconds: float) -> subprocess.CompletedProces
     proc = subprocess.Popen(argv(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=REPO)
     try:
-        first = proc.stdout.readline()       # `Attaching N probes...`, or EOF on an error
+        first = first_line(proc)       # `Attaching N probes...`, or EOF on an error
         if first:
             time.sleep(seconds)
         proc.send_signal(signal.SIGINT)

@@ -22,6 +22,7 @@ from pytrace.diagnostics import PytraceError, Source
 from pytrace.parser import parse
 from pytrace.preprocessor import PreprocessOptions
 from pytrace.session import Session
+from tests.helpers.procio import first_line
 
 TOOLS_DIR = Path("/usr/sbin")
 TOOLS = sorted(p.stem for p in TOOLS_DIR.glob("*.bt"))
@@ -132,7 +133,7 @@ def test_tools_without_kprobes_run_until_sigint(name):
             assert stderr.splitlines()[0] == SAME_ERROR[name]
             return
         expected = HEADERS[name]
-        header = [proc.stdout.readline().rstrip("\n") for _ in expected]
+        header = [first_line(proc).rstrip("\n") for _ in expected]
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=30)
     finally:
@@ -161,7 +162,7 @@ def test_naptime_follows_tracepoint_args_and_curtask_into_kernel_structs(tmp_pat
     proc = subprocess.Popen([sys.executable, "-m", "pytrace", str(TOOLS_DIR / "naptime.bt"),
                              "-c", str(prog)], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    first = proc.stdout.readline()  # attached: pytrace is running its own program now
+    first = first_line(proc)  # attached: pytrace is running its own program now
     tracer_comm = Path(f"/proc/{proc.pid}/comm").read_text().strip()
     stdout, stderr = proc.communicate(timeout=60)
     stdout = first + stdout
