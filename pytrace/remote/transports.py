@@ -5,7 +5,8 @@
                              `exec:nsenter -t 1 -m -p --`; `exec:` alone runs the agent
                              as a child of pytrace on this machine (the loopback).
     ssh://[user@]host[:port] the system ssh client (keys, agents, ~/.ssh/config,
-                             jump hosts); extra options in $PYTRACE_SSH_OPTS.
+                             jump hosts); extra options in $PYTRACE_SSH_OPTS;
+                             BatchMode=yes unless those say otherwise.
     adb[:serial]             `adb [-s serial] shell`, through `su -c` when the
                              shell is not root.
 
@@ -21,6 +22,7 @@ import collections
 import os
 import select
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -148,6 +150,24 @@ class Transport:
         if out is not None:
             out.close()
 
+    def kill(self) -> None:
+        """End the transport at once (it does not answer): nothing of it stays."""
+        proc = self.proc
+        if proc is None:
+            return
+        self.proc_stdin_close()
+        if proc.poll() is None:
+            try:   # its own session (start): its group holds what it started
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                proc.kill()
+        try:
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            pass
+        if proc.stdout is not None:
+            proc.stdout.close()
+
     def proc_stdin_close(self) -> None:
         try:
             if self.proc.stdin and not self.proc.stdin.closed:
@@ -200,7 +220,10 @@ def ssh_transport(spec: str) -> Transport:
         extra = shlex.split(os.environ.get("PYTRACE_SSH_OPTS", ""))
     except ValueError as e:
         raise PytraceError(f"PYTRACE_SSH_OPTS: {e}") from None
-    argv = ["ssh", "-T", "-e", "none", *extra]
+    # BatchMode: a password or host-key prompt fails at once with ssh's own
+    # words instead of waiting for a terminal that is not there. ssh keeps the
+    # first value it is given, so the user's options come first and win.
+    argv = ["ssh", "-T", "-e", "none", *extra, "-o", "BatchMode=yes"]
     if port:
         argv += ["-p", port]
     argv += [host, "--"]
