@@ -44,7 +44,7 @@ ALLOWED = frozenset("""
     attach_tracepoint attach_raw_tracepoint attach_kprobe attach_uprobe
     attach_uprobe_multi attach_perf_event attach_tracing attach_watchpoint
     detach detach_many close close_all ring_start ring_stop ping tracefs_tree
-    map_lookup_batches
+    map_lookup_batches probe_loads
 """.split())
 HANDLE_FIRST = frozenset("""
     map_lookup map_update map_delete map_get_next_key map_lookup_batch map_delete_batch

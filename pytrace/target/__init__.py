@@ -162,6 +162,14 @@ class Target(ABC):
         pytrace.kernel.actions.KernelActions.load_all for the shape and errors."""
         raise NotImplementedError
 
+    def probe_loads(self, requests: list[dict]) -> list[list]:
+        """What --info asks: can these maps be created, these programs loaded?
+        Each request {"map": [type, key_size, value_size, max_entries]} or
+        {"prog": [prog_type, insns], **prog_load keywords} is tried and undone;
+        one [accepted, verifier log or None] each, all in one request to a
+        remote target (see pytrace.kernel.actions.KernelActions.probe_loads)."""
+        raise NotImplementedError
+
     def load_all_later(self, maps: list[dict], programs: list[dict],
                        explain) -> tuple[list[int], list[int]]:
         """load_all, where a target may send it without waiting (a remote one:

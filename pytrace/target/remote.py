@@ -655,6 +655,9 @@ class RemoteTarget(Target):
         map_fds, prog_fds = self._call("load_all", maps, programs)
         return list(map_fds), list(prog_fds)
 
+    def probe_loads(self, requests):
+        return self._call("probe_loads", requests)
+
     def load_all_later(self, maps, programs, explain):
         """Sent with the next request that waits (BEGIN's run, the attaches):
         host-chosen handles stand for the fds, and a failure is raised there,
