@@ -390,7 +390,13 @@ class RemoteTarget(Target):
             _trace(f"request {rid}: " + " ".join(
                 c[0] + ("(" + str(c[1][0])[:60] + ")" if c[1] else "") for c in calls))
         self._explainers[rid] = [self._explain.pop(id(c), None) for c in calls]
-        self.conn.send(P.frame(P.CALL, P.encode({"id": rid, "calls": calls}), compress=True))
+        try:
+            self.conn.send(P.frame(P.CALL, P.encode({"id": rid, "calls": calls}),
+                                   compress=True))
+        except RemoteError:
+            if self._info is None:
+                self._connect()   # it ended before its HELLO: this says why
+            raise
         self.round_trips += 1
         return rid
 
