@@ -10,7 +10,8 @@
     adb[:serial]             `adb [-s serial] shell`, through `su -c` when the
                              shell is not root.
 
-$PYTRACE_REMOTE_PYTHON names the target's interpreter (default python3).
+$PYTRACE_REMOTE_PYTHON names the target's interpreter (default python3);
+$PYTRACE_REMOTE_TIMEOUT bounds the wait for the agent's HELLO (and adb's probe).
 The transport runs in its own session, so the terminal's Ctrl-C reaches only
 pytrace, which then ends the trace in order (maps printed) before closing the
 transport. Closing its stdin ends the agent.
@@ -32,6 +33,22 @@ from pytrace.diagnostics import PytraceError
 
 
 STOP_TIMEOUT_S = 5.0    # how long a transport may take to end once its stdin closed
+DEFAULT_HANDSHAKE_TIMEOUT_S = 30.0
+
+
+def handshake_timeout() -> float:
+    """Seconds to wait for the agent's HELLO: $PYTRACE_REMOTE_TIMEOUT, default 30."""
+    text = os.environ.get("PYTRACE_REMOTE_TIMEOUT")
+    if text is None or not text.strip():
+        return DEFAULT_HANDSHAKE_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise PytraceError(f"PYTRACE_REMOTE_TIMEOUT: expected a number of seconds above "
+                           f"0, got {text!r}")
+    return value
 
 
 class Transport:
@@ -235,11 +252,13 @@ def adb_transport(spec: str) -> Transport:
     base = ["adb"] + (["-s", serial] if serial else [])
     try:
         done = subprocess.run(base + ["shell", "id -u"], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=handshake_timeout())
     except FileNotFoundError:
         raise PytraceError(f"--target {spec}: adb is not installed (not on PATH)") from None
     except subprocess.TimeoutExpired:
-        raise PytraceError(f"--target {spec}: adb did not answer") from None
+        raise PytraceError(f"--target {spec}: adb did not answer within "
+                           f"{handshake_timeout():g} s") from None
     if done.returncode != 0:
         why = (done.stderr or done.stdout).decode("utf-8", "replace").strip().splitlines()
         raise PytraceError(f"--target {spec}: adb shell failed: "

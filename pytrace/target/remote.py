@@ -31,13 +31,13 @@ import time
 from pytrace.kernel import errors as E
 from pytrace.kernel.errors import PytraceError
 from pytrace.remote import protocol as P
+from pytrace.remote.transports import handshake_timeout
 from pytrace.target import Target
 
 FIRST_HANDLE = 1 << 24     # host-chosen handles; real fds are far below
 READ_CHUNK = 1 << 20
 MAX_PUMP = 1 << 22         # bytes read per read_blob: bounds the memory a flood takes
 IMMUTABLE_PREFIXES = ("/sys/kernel/btf/",)
-DEFAULT_HANDSHAKE_TIMEOUT_S = 30.0
 # Once the user asked the run to end (Ctrl-C), how long a silent target may
 # keep it waiting for an answer before pytrace gives up on it.
 STALL_GRACE_S = 3.0
@@ -255,21 +255,6 @@ def _other_tracefs(path: str, tracefs: str | None) -> bool:
     from pytrace.kernel.tracefs import TRACEFS_ROOTS
     return bool(tracefs) and any(path.startswith(root + "/") for root in TRACEFS_ROOTS
                                  if root != tracefs)
-
-
-def handshake_timeout() -> float:
-    """Seconds to wait for the agent's HELLO: $PYTRACE_REMOTE_TIMEOUT, default 30."""
-    text = os.environ.get("PYTRACE_REMOTE_TIMEOUT")
-    if text is None or not text.strip():
-        return DEFAULT_HANDSHAKE_TIMEOUT_S
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0 or value == float("inf"):
-        raise PytraceError(f"PYTRACE_REMOTE_TIMEOUT: expected a number of seconds above "
-                           f"0, got {text!r}")
-    return value
 
 
 # ---- the Target ---------------------------------------------------------------------------
