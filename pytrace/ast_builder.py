@@ -58,18 +58,42 @@ def children_span(children) -> Span | None:
     return _merge([span_of(c) for c in children])
 
 
+U64_MAX = (1 << 64) - 1
+
+
 def parse_int(tok) -> int:
+    """A literal's value; one that does not fit in 64 bits is refused (bpftrace
+    says "stoull"), before Python builds a huge number (`1e999999999`)."""
     text = tok.value.replace("_", "").rstrip("uUlL")  # C suffixes say nothing here
     if text[:2] in ("0x", "0X"):
-        return int(text, 16)
-    if "e" in text or "E" in text:
+        value = _bounded_int(tok, text[2:], 16, 16)
+    elif "e" in text or "E" in text:
         mantissa, _, exponent = text.lower().partition("e")
-        return int(mantissa) * 10 ** int(exponent)
-    if len(text) > 1 and text[0] == "0":
+        mantissa_value = _bounded_int(tok, mantissa, 10, 20)
+        exponent_value = _bounded_int(tok, exponent, 10, 2) if mantissa_value else 0
+        if exponent_value > 20:
+            raise _out_of_range(tok)
+        value = mantissa_value * 10 ** exponent_value
+    elif len(text) > 1 and text[0] == "0":
         if any(c in "89" for c in text):
             raise PytraceError(f"invalid octal integer '{tok.value}'", token_span(tok))
-        return int(text, 8)
-    return int(text)
+        value = _bounded_int(tok, text, 8, 22)
+    else:
+        value = _bounded_int(tok, text, 10, 20)
+    if value > U64_MAX:
+        raise _out_of_range(tok)
+    return value
+
+
+def _bounded_int(tok, digits: str, base: int, max_digits: int) -> int:
+    if len(digits.lstrip("0")) > max_digits:
+        raise _out_of_range(tok)
+    return int(digits, base)
+
+
+def _out_of_range(tok) -> PytraceError:
+    return PytraceError("integer literal out of range: it does not fit in 64 bits",
+                        token_span(tok))
 
 
 def _byte(value: int) -> str:
@@ -284,7 +308,8 @@ class AstBuilder:
 
     def positional(self, children):
         tok = children[0]
-        return ast.PositionalParam(int(tok.value[1:]), span=token_span(tok))
+        return ast.PositionalParam(_bounded_int(tok, tok.value[1:], 10, 20),
+                                   span=token_span(tok))
 
     def positional_count(self, children):
         return ast.PositionalCount(span=token_span(children[0]))

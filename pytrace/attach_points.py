@@ -34,12 +34,19 @@ PROVIDER_ALIASES = {
     "END": "END", "end": "END",
 }
 
-# The fewest colon-separated fields after each provider (`interval:1s` has one).
-MIN_ARGUMENTS = {
-    "kprobe": 1, "kretprobe": 1, "uprobe": 2, "uretprobe": 2, "tracepoint": 2,
-    "rawtracepoint": 1, "usdt": 2, "profile": 1, "interval": 1, "software": 1,
-    "hardware": 1, "fentry": 1, "fexit": 1, "watchpoint": 3, "asyncwatchpoint": 3,
-    "iter": 1,
+# How many colon-separated fields follow each provider: (fewest, most or None for
+# no limit, bpftrace's words for it). `interval:1s` (one field) is read as
+# `interval:s:1` by the provider; an unquoted C++ uprobe name has more colons.
+PART_COUNTS = {
+    "kprobe": (1, 2, "1 or 2 arguments"), "kretprobe": (1, 2, "1 or 2 arguments"),
+    "uprobe": (2, None, "2 arguments"), "uretprobe": (2, None, "2 arguments"),
+    "tracepoint": (2, 2, "2 arguments"), "rawtracepoint": (1, 2, "1 or 2 arguments"),
+    "usdt": (2, 3, "2 or 3 arguments"),
+    "profile": (1, 2, "2 arguments"), "interval": (1, 2, "2 arguments"),
+    "software": (1, 2, "1 or 2 arguments"), "hardware": (1, 2, "1 or 2 arguments"),
+    "fentry": (1, 2, "1 or 2 arguments"), "fexit": (1, 2, "1 or 2 arguments"),
+    "watchpoint": (3, 3, "3 arguments"), "asyncwatchpoint": (3, 3, "3 arguments"),
+    "iter": (1, 1, "1 argument"),
 }
 
 # Providers whose function part may end in `+OFFSET`.
@@ -80,20 +87,44 @@ def parse_attach_point(raw: str, span: Span | None = None) -> AttachPoint:
     provider = PROVIDER_ALIASES.get(name)
     if provider is None:
         raise PytraceError(f"Invalid probe type: {name}", _prefix_span(span, len(name)))
-    if not sep and provider not in ("BEGIN", "END"):
-        needed = MIN_ARGUMENTS[provider]
-        plural = "" if needed == 1 else "s"
-        raise PytraceError(f"{name} probe type requires {needed} argument{plural}", span)
     if provider in ("BEGIN", "END"):
-        raise PytraceError(f"{provider} probes take no arguments", span)
+        raise PytraceError(f"{provider} probe type requires 0 arguments", span)
     parts = split_parts(rest)
     offset = None
     if provider in OFFSET_PROVIDERS and parts and "+" in parts[-1]:
         m = re.match(_OFFSET, parts[-1])
         if m:
             parts[-1] = m.group("func")
-            offset = int(m.group("off"), 0)
+            text = m.group("off")
+            # The perf event's probe offset is a u64 (and int() refuses 4300+ digits).
+            offset = int(text, 0) if len(text.lstrip("0xX")) <= 20 else 1 << 64
+            if offset >= 1 << 64:
+                raise PytraceError(f"Invalid offset: {m.group('off')} does not fit in 64 bits",
+                                   span)
+    if not sep:
+        # Nothing after the provider: bpftrace names it as written, with the fewest fields.
+        fewest = PART_COUNTS[provider][0]
+        raise PytraceError(f"{name} probe type requires {fewest} argument"
+                           f"{'' if fewest == 1 else 's'}", span)
+    _check_shape(name if len(name) > 2 else provider, provider, parts, span)
     return AttachPoint(provider, parts, raw=raw, offset=offset, span=span)
+
+
+def _check_shape(name: str, provider: str, parts: list[str], span: Span | None) -> None:
+    """bpftrace's errors for a probe given the wrong number of fields, or an empty
+    function where one is needed; `name` is the provider as the user spelled it
+    (a one- or two-letter alias reads as the full name)."""
+    fewest, most, words = PART_COUNTS[provider]
+    if len(parts) < fewest or (most is not None and len(parts) > most):
+        raise PytraceError(f"{name} probe type requires {words}", span)
+    if provider in ("kprobe", "kretprobe") and not parts[-1]:
+        raise PytraceError("kprobes should be attached to a function", span)
+    if provider in ("uprobe", "uretprobe"):
+        if not parts[0]:
+            raise PytraceError(f"{name} should have a target", span)
+        if not parts[-1]:
+            raise PytraceError(f"{name} should be attached to a function and/or address",
+                               span)
 
 
 def _prefix_span(span: Span | None, length: int) -> Span | None:

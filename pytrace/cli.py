@@ -12,6 +12,7 @@ import sys
 
 from pytrace.cli_options import HELP, Options, UsageError, parse_options
 from pytrace.diagnostics import PytraceError, Source
+from pytrace.output.stream import OutputStream
 
 
 def read_program(opts: Options) -> tuple[Source, list[str]]:
@@ -75,8 +76,11 @@ def run_cli(argv: list[str]) -> int:
         from pytrace.session import Session, run_from_cli
         if opts.debug == ["ast"]:
             from pytrace.ast_dump import dump_ast
-            sys.stdout.write(dump_ast(Session(source, include_dirs=opts.include_dirs,
-                                              include_files=opts.include_files).parse()))
+            from pytrace.nesting import call_with_deep_stack
+            session = Session(source, include_dirs=opts.include_dirs,
+                              include_files=opts.include_files)
+            sys.stdout.write(call_with_deep_stack(lambda: dump_ast(session.parse()),
+                                                  source.text))
             return 0
         return run_from_cli(opts, source, params)
     except PytraceError as e:
@@ -91,6 +95,17 @@ def run_cli(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    stdout = sys.stdout
+    if not isinstance(stdout, OutputStream):
+        # A full disk or a device that refuses writes is one clean error, not a traceback.
+        sys.stdout = OutputStream(stdout, "standard output")
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout = stdout
+
+
+def _main(argv: list[str]) -> int:
     try:
         return run_cli(argv)
     except UsageError as e:

@@ -207,8 +207,19 @@ TROUBLESHOOTING OPTIONS:
     -d STAGE       (dry run) print one stage and stop before loading: ast, ir, asm, resources
 
 ENVIRONMENT:
+    BPFTRACE_STRLEN         [default: 64] bytes str() reads (at most 200); buf()'s longest
     BPFTRACE_MAP_KEYS_MAX   [default: 4096] keys a map can hold
     BPFTRACE_CAT_BYTES_MAX  [default: 10240] bytes cat() reads from a file
+    BPFTRACE_MAX_PROBES     [default: 512] the most probes a program may attach
+    BPFTRACE_MAX_BPF_PROGS  [default: 512] the most BPF programs a probe may expand into
+    BPFTRACE_PERF_RB_PAGES  [default: unset: 4 MiB] event buffer pages per CPU (a power of 2)
+    BPFTRACE_STACK_MODE     [default: bpftrace] kstack/ustack mode: bpftrace, perf or raw
+    BPFTRACE_NO_CPP_DEMANGLE [default: 0] 1: print C++ names in stacks and usym() as mangled
+    BPFTRACE_NO_USER_SYMBOLS [default: 0] 1: user addresses print as hex, not resolved
+    BPFTRACE_CACHE_USER_SYMBOLS [default: 0] accepted (checked); a run reads symbols once
+    BPFTRACE_LOG_SIZE       [default: 1000000] accepted (checked); the verifier log grows as needed
+    BPFTRACE_MAX_TYPE_RES_ITERATIONS [default: 0] accepted (checked); BTF types resolve as used
+    PYTRACE_PRINT_ORDER     [default: ascending] descending: maps print largest first (pytrace's own)
     PYTRACE_CACHE_DIR       [default: $XDG_CACHE_HOME/pytrace] where the kernel's BTF index is cached
     XDG_CACHE_HOME          [default: ~/.cache] holds pytrace/: parser tables, BTF index
     PYTRACE_NO_PARSER_CACHE [default: unset] set: rebuild the parser tables, do not cache them

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from pytrace import ast
 from pytrace.codegen.function import FunctionCodegen, c64
 from pytrace.codegen.module import ModuleBuilder, emit_assembly, emit_object, optimise
+from pytrace.codegen.statements import generate
 from pytrace.diagnostics import PytraceError, Source
 from pytrace.passes.collect import ELAPSED_MAP, collect_maps
 from pytrace.passes.expand import expand_probes
 from pytrace.passes.state import CompileState, Unit
 from pytrace.passes.typecheck import TypeChecker, check_all
 from pytrace.resources import ProgramSpec, Resources
+from pytrace.settings import resolve as resolve_settings
 
 
 @dataclass
@@ -55,8 +57,10 @@ def compile_program(program: ast.Program, target, *, params: list[str] | None = 
     state.unsafe = bool((options or {}).get("unsafe"))
     # -k / -kk: failing helpers are reported (codegen/helper_errors.py).
     state.helper_errors = int((options or {}).get("helper_errors") or 0)
-    state.map_keys_max = int((options or {}).get("map_keys_max") or 0)
+    # BPFTRACE_* variables (read by the session) over the program's config block.
+    state.settings = resolve_settings(program.config, (options or {}).get("settings") or {})
     expand_probes(state)
+    _check_program_count(state)
     check_all(state)
     maps = collect_maps(state)
     if "elapsed" in state.uses and not any(u.provider.prog_type == "begin"
@@ -70,10 +74,10 @@ def compile_program(program: ast.Program, target, *, params: list[str] | None = 
         fn = FunctionCodegen(mb, state, unit, var_types)
         if unit.provider.prog_type == "begin" and "elapsed" in state.uses:
             _store_start_time(fn)
-        fn.generate()
+        generate(fn)
         # Providers whose program type depends on the point (tp_btf or raw
         # tracepoint, fentry's attach_btf_id) say so through program_attrs.
-        attrs = getattr(unit.provider, "program_attrs", None)
+        attrs = unit.provider.program_attrs
         extra = attrs(unit.specs, state.target) if attrs else {}
         programs.append(ProgramSpec(function=unit.function, section=unit.section,
                                     prog_type=extra.pop("prog_type", unit.provider.prog_type),
@@ -86,10 +90,33 @@ def compile_program(program: ast.Program, target, *, params: list[str] | None = 
         raise PytraceError(f"internal error: LLVM rejected the generated IR: {e}") from None
     obj = emit_object(module)
     resources = Resources(maps=maps, actions=list(state.actions), programs=programs,
-                          probe_names=list(state.probe_names), positional=list(state.params))
+                          probe_names=list(state.probe_names), positional=list(state.params),
+                          config=state.settings.as_dict())
     return Compiled(object=obj, resources=resources, ir=ir_text,
                     attached_count=_attached_count(state), warnings=list(state.warnings),
                     _module=module)
+
+
+def _check_program_count(state: CompileState) -> None:
+    """bpftrace's limits (BPFTRACE_MAX_PROBES, BPFTRACE_MAX_BPF_PROGS), checked
+    before any code is made: too many probes can stall the machine, too many
+    programs take very long to build. As in 0.17, the program limit counts the
+    programs of probes that expand into several."""
+    probes, limit = _attached_count(state), state.settings.max_probes
+    if probes > limit:
+        raise PytraceError(f"Can't attach to {probes} probes because it exceeds the current "
+                           f"limit of {limit} probes (raise BPFTRACE_MAX_PROBES with care: "
+                           "many probes can make the system crash)")
+    per_probe: dict[int, int] = {}
+    for unit in state.units:
+        if not unit.synthetic:
+            per_probe[unit.probe_index] = per_probe.get(unit.probe_index, 0) + 1
+    programs = sum(n for n in per_probe.values() if n > 1)
+    limit = state.settings.max_bpf_progs
+    if programs > limit:
+        raise PytraceError(f"Your program is trying to generate more than {programs} BPF "
+                           f"programs, which exceeds the current limit of {limit} "
+                           "(see BPFTRACE_MAX_BPF_PROGS)")
 
 
 def _attached_count(state: CompileState) -> int:
@@ -97,7 +124,7 @@ def _attached_count(state: CompileState) -> int:
     name (a profile probe on every CPU is one), synthetic units not included."""
     names = set()
     for unit in state.units:
-        if getattr(unit, "synthetic", False):
+        if unit.synthetic:
             continue
         for spec in unit.specs:
             names.add((unit.probe_index, spec.name))

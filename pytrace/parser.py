@@ -14,6 +14,7 @@ from pytrace.ast import Program
 from pytrace.ast_builder import AstBuilder, is_builtin_name, token_span
 from pytrace.diagnostics import PytraceError, Source, Span
 from pytrace.lexer import LexError, Lexer, Token
+from pytrace.nesting import check_nesting
 from pytrace.preprocessor import PreprocessOptions, preprocess
 from pytrace.parse_tables import Tables, load_tables
 
@@ -94,7 +95,11 @@ class _Parser:
                     states.append(gotos[states[-1]][origin])
                     values.append(value)
                     if states[-1] == end_state and token.type == "$END":
-                        return _with_headers(values[-1], pre)
+                        program = _with_headers(values[-1], pre)
+                        # Macros expand while lexing: then the text's length says
+                        # nothing about the depth (-1: always walk).
+                        check_nesting(program, -1 if pre.macros else len(pre.text))
+                        return program
         except LexError as e:
             raise _lexical_error(e, source) from None
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pytrace.diagnostics import Span
-from pytrace.types import TupleType, Type
+from pytrace.types import StackType, TupleType, Type
 
 # Names of maps pytrace makes for itself; user maps start with "@".
 EVENTS_MAP = ".events"      # BPF_MAP_TYPE_RINGBUF carrying async actions
@@ -46,6 +46,21 @@ class MapSpec:
     @property
     def is_user_map(self) -> bool:
         return self.name.startswith("@")
+
+
+STACK_MAP_ENTRIES = 4096
+
+
+def stack_map_name(limit: int) -> str:
+    """kstack/ustack ids live in one stack_trace map per frame limit."""
+    return STACKS_MAP if limit == StackType().limit else f"{STACKS_MAP}_{limit}"
+
+
+def stack_map_specs(uses: set[str]) -> list[MapSpec]:
+    """The stack maps a program needs, from the limits its checker recorded."""
+    limits = sorted(int(u.split(":", 1)[1]) for u in uses if u.startswith("stacks:"))
+    return [MapSpec(stack_map_name(n), "stack_trace", (), StackType(), 4, 8 * n,
+                    STACK_MAP_ENTRIES) for n in limits]
 
 
 @dataclass

@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass, field
 
 from pytrace.diagnostics import PytraceError, Source
+from pytrace.output.stream import OutputStream
 
 
 @dataclass
@@ -77,8 +78,13 @@ class Session:
 
     def compile(self, cpid: int = 0):
         from pytrace.compiler import compile_program
-        compiled = compile_program(self.parse(), self.get_target(), params=list(self.params),
+        from pytrace.nesting import call_with_deep_stack
+
+        def parse_and_compile():
+            return compile_program(self.parse(), self.get_target(), params=list(self.params),
                                    source=self.program, options=self.compile_options(cpid))
+        # The recursive stages need room for deeply nested programs (pytrace/nesting.py).
+        compiled = call_with_deep_stack(parse_and_compile, self.program.text)
         # Like bpftrace: located warnings go to stderr and the program still runs.
         stream = self.warning_stream if self.warning_stream is not None else sys.stderr
         for warning in compiled.warnings:
@@ -87,7 +93,7 @@ class Session:
 
     def compile_options(self, cpid: int) -> dict:
         return {"cpid": cpid, "pid": self.pid, "helper_errors": self.helper_errors,
-                "unsafe": self.unsafe, "map_keys_max": _env_count("BPFTRACE_MAP_KEYS_MAX")}
+                "unsafe": self.unsafe, "settings": environment_settings()}
 
     # ---- running --------------------------------------------------------------------
     def run(self) -> int:
@@ -247,8 +253,8 @@ def _output_stream(opts):
     if opts.output:
         buffering = {"line": 1, "none": 1, "full": -1}.get(opts.buffering or "full", -1)
         try:
-            return open(opts.output, "w", buffering=buffering, encoding="utf-8",
-                        errors="surrogateescape")
+            return OutputStream(open(opts.output, "w", buffering=buffering, encoding="utf-8",
+                                     errors="surrogateescape"), opts.output)
         except OSError as e:
             raise PytraceError(f"Could not open output file {opts.output}: "
                                f"{e.strerror}") from None
@@ -267,6 +273,26 @@ def _isatty(stream) -> bool:
         return False
 
 
+def environment_settings() -> dict:
+    """The BPFTRACE_* variables that are set (pytrace.settings.SETTINGS), by
+    Settings field, each checked as bpftrace checks it."""
+    from pytrace.settings import SETTINGS, flag_value, mode_value, order_value
+    values: dict = {}
+    for setting in SETTINGS:
+        text = os.environ.get(setting.env)
+        if text is None:
+            continue
+        if setting.kind == "count":
+            values[setting.field] = _env_count(setting.env)
+        elif setting.kind == "flag":
+            values[setting.field] = flag_value(setting.env, text)
+        elif setting.kind == "order":
+            values[setting.field] = order_value(setting.env, text)
+        else:
+            values[setting.field] = mode_value(setting.env, text)
+    return values
+
+
 def _import_compiler() -> None:
     """Load the compiler and LLVM now (~35 ms): a remote agent is starting
     meanwhile. A failure here is reported where the compiler is used."""
@@ -283,7 +309,9 @@ def _env_count(name: str) -> int:
     text = os.environ.get(name)
     if text is None:
         return 0
-    if not text.strip().isdigit() or int(text) == 0:
+    digits = text.strip()
+    if (not (digits.isascii() and digits.isdigit()) or len(digits) > 20
+            or not 0 < int(digits) < 1 << 64):
         raise PytraceError(f"Env var '{name}' did not contain a valid uint64_t, or was "
                            "zero-valued.")
     return int(text)

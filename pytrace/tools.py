@@ -62,9 +62,10 @@ def tool_summary(path: str) -> str:
 
 
 def needs_note(path: str) -> str | None:
-    """For a tool that failed: its header's `// Needs: ...` line as a sentence
-    (`biostacks needs kprobes: ...`), or None when it needs nothing special."""
+    """For a tool that failed: its header's `// Needs: ...` paragraph as one line
+    (`dcsnoop needs kprobes ...`), or None when it needs nothing special."""
     name = os.path.basename(path)[:-len(TOOL_SUFFIX)]
+    words: list[str] = []
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             text = line.strip()
@@ -72,8 +73,12 @@ def needs_note(path: str) -> str | None:
                 break
             text = text.lstrip("/").strip()
             if text.startswith("Needs:"):
-                return f"{name} needs {text[len('Needs:'):].strip()}"
-    return None
+                words = [text[len("Needs:"):].strip()]
+            elif words and text:
+                words.append(text)
+            elif words:
+                break
+    return f"{name} needs {' '.join(words)}" if words else None
 
 
 def list_tools(stream) -> int:

@@ -243,23 +243,31 @@ class TupleType(Type):
 
     @property
     def offsets(self) -> tuple[int, ...]:
-        out, pos = [], 0
-        for t in self.elems:
-            pos = align_up(pos, t.align)
-            out.append(pos)
-            pos += t.size
-        return tuple(out)
+        return self._layout()[0]
 
     @property
     def size(self) -> int:
-        if not self.elems:
-            return 0
-        last = self.offsets[-1] + self.elems[-1].size
-        return align_up(last, self.align)
+        return self._layout()[1]
 
     @property
     def align(self) -> int:
-        return max((t.align for t in self.elems), default=1)
+        return self._layout()[2]
+
+    def _layout(self) -> tuple[tuple[int, ...], int, int]:
+        """(offsets, size, align), computed once per value: asking each element
+        again at every use made `((1,(1,(1,...))))` cost exponential time."""
+        layout = self.__dict__.get("_cached_layout")
+        if layout is None:
+            offsets, pos, align = [], 0, 1
+            for t in self.elems:
+                elem_align = t.align
+                pos = align_up(pos, elem_align)
+                offsets.append(pos)
+                pos += t.size
+                align = max(align, elem_align)
+            layout = (tuple(offsets), align_up(pos, align) if self.elems else 0, align)
+            object.__setattr__(self, "_cached_layout", layout)
+        return layout
 
     def __str__(self) -> str:
         return "(" + ",".join(str(t) for t in self.elems) + ")"
@@ -461,3 +469,38 @@ UINT32 = IntType(32, False)
 INT32 = IntType(32, True)
 UINT8 = IntType(8, False)
 VOID = VoidType()
+
+
+# ---- facts the checker, codegen and records share --------------------------------
+
+@value_type
+class UnknownType(Type):
+    """A value whose type is not known yet (a map read before its first assignment)."""
+
+    @property
+    def size(self) -> int:
+        return 8
+
+    def __str__(self) -> str:
+        return "unknown"
+
+
+UNKNOWN = UnknownType()
+
+
+def is_int(t: Type) -> bool:
+    return isinstance(t, (IntType, BoolType, PointerType, SpecialType)) or (
+        t is not None and t.is_integer and not isinstance(t, UnknownType))
+
+
+def is_signed(t: Type) -> bool:
+    return isinstance(t, IntType) and t.signed
+
+
+def key_layout(info) -> TupleType:
+    """A map's BPF key from what the passes agreed (`info.key_types`, `info.value_type`):
+    the key fields, then the bucket index for hist/lhist; a keyless map has the u64 0."""
+    keys = tuple(info.key_types or ())
+    if isinstance(info.value_type, (HistType, LhistType)):
+        return TupleType(keys + (UINT64,))
+    return TupleType(keys or (UINT64,))

@@ -8,7 +8,11 @@ module). A record carries everything about its builtin:
   BuiltinFunction: name, check(checker, call) -> Type, codegen(fn, call) -> ir value
                    or, for aggregations (`@m[k] = count()`), aggregation(checker, call)
                    -> the map's value type and aggregate(fn, map_node, call).
-What userspace does for it is an AsyncAction the check registers in the state.
+  Either may have write_into(fn, node, zero_fill) -> write(ptr) or None: its value
+  written straight into memory of its own type (a map key, a ring buffer record),
+  with no stack copy; None falls back to codegen plus a copy.
+  A function whose check registers an AsyncAction handles its records in userspace
+  with `events`: {action kind: handler(runtime, action, payload)}.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class BuiltinVariable:
     name: str
     type: Callable
     codegen: Callable
+    write_into: Callable | None = None
 
 
 @dataclass
@@ -39,6 +44,10 @@ class BuiltinFunction:
     codegen: Callable | None = None
     aggregation: Callable | None = None
     aggregate: Callable | None = None
+    write_into: Callable | None = None
+    # What userspace does with the records its check registers: action kind ->
+    # handler(runtime, action, payload), runtime being runtime/events.EventHandler.
+    events: dict[str, Callable] | None = None
 
 
 _VARIABLES: dict[str, BuiltinVariable] = {}
@@ -46,8 +55,8 @@ _FUNCTIONS: dict[str, BuiltinFunction] = {}
 _loaded = False
 
 
-def variable(name: str, type: Callable, codegen: Callable) -> BuiltinVariable:
-    record = _VARIABLES[name] = BuiltinVariable(name, type, codegen)
+def variable(name: str, type: Callable, codegen: Callable, **kw) -> BuiltinVariable:
+    record = _VARIABLES[name] = BuiltinVariable(name, type, codegen, **kw)
     return record
 
 
@@ -78,6 +87,13 @@ def get_function(name: str, span=None) -> BuiltinFunction:
     if record is None:
         raise PytraceError(f"Unknown function: {name}", span)
     return record
+
+
+def event_handlers() -> dict[str, Callable]:
+    """Every builtin's handlers of its async actions, by action kind."""
+    _load()
+    return {kind: handler for record in _FUNCTIONS.values()
+            for kind, handler in (record.events or {}).items()}
 
 
 def names() -> tuple[list[str], list[str]]:

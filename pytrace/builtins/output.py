@@ -4,6 +4,8 @@ map functions delete and str()."""
 
 from __future__ import annotations
 
+import time
+
 from pytrace import ast
 from pytrace.builtins import function
 from pytrace.codegen import events, maps
@@ -13,13 +15,13 @@ from pytrace.codegen.module import I8P
 from pytrace.passes.state import UnknownType, error
 from pytrace.passes.types_util import contains_unknown, is_int
 from pytrace.resources import AsyncAction
-from pytrace.output.printf import parse_format
+from pytrace.output.printf import MAX_FIELD, parse_format
 from pytrace.passes.typecheck import describe
 from pytrace.types import (UINT64, VOID, AggregationType, BufferType, InetType,
                            MacAddressType, SpecialType, StringType, TimestampType,
                            TupleType)
 
-STRLEN = 64
+STRLEN = 64  # join()'s strings; str() takes BPFTRACE_STRLEN (pytrace.settings)
 JOIN_ARGS = 16
 
 
@@ -47,8 +49,12 @@ def check_format_args(checker, call, kind: str) -> list:
     in errors), checked against the literal format in call.args[0]."""
     fmt = call.args[0].value
     # One reading of format strings for compiler and formatter (bpftrace 0.17's).
-    specs = [spec.conversion if spec is not None else None
-             for _, spec in parse_format(fmt).pieces]
+    parsed = [spec for _, spec in parse_format(fmt).pieces]
+    if any(spec is not None and max(spec.width, spec.precision or 0) > MAX_FIELD
+           for spec in parsed):
+        raise error(f"{kind}: a field width or precision is too large "
+                    f"(at most {MAX_FIELD})", call.args[0])
+    specs = [spec.conversion if spec is not None else None for spec in parsed]
     args = call.args[1:]
     if len(args) < len(specs):
         raise error(f"{kind}: Not enough arguments for format string ({len(args)} supplied, "
@@ -262,7 +268,7 @@ def _str_check(checker, call):
     if not (is_int(t) or isinstance(t, UnknownType)):
         raise error(f"str() expects an integer or a pointer type as first argument "
                     f"({t} provided)", call)
-    return StringType(STRLEN)
+    return StringType(checker.state.settings.strlen)  # BPFTRACE_STRLEN
 
 
 def prepare_str(fn, call):
@@ -272,11 +278,12 @@ def prepare_str(fn, call):
     if isinstance(arg, ast.PositionalParam) or isinstance(arg.ty, StringType):
         return None
     value = fn.expr(arg)
-    size = c64(STRLEN)
+    strlen = fn.state.settings.strlen
+    size = c64(strlen)
     if len(call.args) == 2:
         # n bytes plus the NUL, clamped so the verifier sees a bounded size.
         want = fn.b.add(fn.expr(call.args[1]), c64(1))
-        size = fn.b.select(fn.b.icmp_unsigned("<", want, c64(STRLEN)), want, c64(STRLEN))
+        size = fn.b.select(fn.b.icmp_unsigned("<", want, c64(strlen)), want, c64(strlen))
     return lambda dst: fn.h.probe_read_str(dst, size, fn.b.inttoptr(value, I8P))
 
 
@@ -289,19 +296,79 @@ def _str(fn, call):
     if isinstance(arg.ty, StringType):
         return fn.expr(arg)
     write = prepare_str(fn, call)
-    buf = fn.alloc(STRLEN, "str")
-    fn.zero(buf, STRLEN)
+    strlen = fn.state.settings.strlen
+    buf = fn.alloc(strlen, "str")
+    fn.zero(buf, strlen)
     write(buf)
     return buf
 
 
-function("printf", check=_printf_check, codegen=_printf)
-function("print", check=_print_check, codegen=_print)
-function("time", check=_time_check, codegen=_emit_plain)
-function("exit", check=_exit_check, codegen=_exit)
-function("clear", check=_whole_map_check("clear"), codegen=_emit_plain)
-function("zero", check=_whole_map_check("zero"), codegen=_emit_plain)
+# ---- what userspace does with their records (runtime/events.py) ---------
+
+def _on_printf(runtime, action, payload):
+    from pytrace.output.printf import format_printf
+    runtime.sink.printf(format_printf(action.fmt or "", runtime.typed_args(action, payload)))
+
+
+def _on_print_map(runtime, action, payload):
+    opts = action.options
+    runtime.maps.print(action.map_name, top=int(opts.get("top", 0) or 0),
+                       div=int(opts.get("div", 0) or 0))
+
+
+def _on_print_value(runtime, action, payload):
+    (ty, value), = runtime.typed_args(action, payload)[:1]
+    runtime.sink.value(ty, value)
+
+
+def _on_time(runtime, action, payload):
+    fmt = action.fmt if action.fmt is not None else "%H:%M:%S\n"
+    runtime.sink.time(time.strftime(fmt, time.localtime()))
+
+
+def _on_exit(runtime, action, payload):
+    return True
+
+
+def _on_clear(runtime, action, payload):
+    runtime.maps.clear(action.map_name)
+
+
+def _on_zero(runtime, action, payload):
+    runtime.maps.zero(action.map_name)
+
+
+def _on_join(runtime, action, payload):
+    """Payload: u64 count of strings read, then the strings."""
+    delim = action.options.get("delim", " ")
+    count, *strings = runtime.args(action, payload)
+    runtime.sink.join(delim.join(strings[:count]))
+
+
+function("printf", check=_printf_check, codegen=_printf, events={"printf": _on_printf})
+function("print", check=_print_check, codegen=_print,
+         events={"print_map": _on_print_map, "print_value": _on_print_value})
+function("time", check=_time_check, codegen=_emit_plain, events={"time": _on_time})
+function("exit", check=_exit_check, codegen=_exit, events={"exit": _on_exit})
+function("clear", check=_whole_map_check("clear"), codegen=_emit_plain,
+         events={"clear": _on_clear})
+function("zero", check=_whole_map_check("zero"), codegen=_emit_plain,
+         events={"zero": _on_zero})
 function("delete", check=_delete_check, codegen=_delete)
-function("join", check=_join_check, codegen=_join)
-function("str", check=_str_check, codegen=_str)
+function("join", check=_join_check, codegen=_join, events={"join": _on_join})
+def _write_str_into(fn, call, zero_fill):
+    """str(ptr) read straight into its destination; without zero_fill the bytes after
+    its NUL are left as they were (fine for records: readers stop at the NUL)."""
+    writer = prepare_str(fn, call)
+    if writer is None:
+        return None
+
+    def write(ptr):
+        if zero_fill:
+            fn.zero(ptr, call.ty.size)
+        writer(ptr)
+    return write
+
+
+function("str", check=_str_check, codegen=_str, write_into=_write_str_into)
 

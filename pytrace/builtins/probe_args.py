@@ -1,8 +1,8 @@
 """Probe arguments: arg0..N, sarg0..N, retval and func, read from each probe type's context.
 
-Which context a program gets depends on its provider, which says so through
-a few attributes (read with getattr, so providers without them get the
-bpftrace error for the builtin):
+Which context a program gets depends on its provider, which declares it with
+the argument hooks of pytrace.probes.Provider (a provider that keeps the
+defaults gets the bpftrace error for the builtin):
 
   ctx_kind   "pt_regs"   kprobe/uprobe: registers saved at the probe (arg N in
                          the calling convention's Nth register, retval in the
@@ -56,7 +56,7 @@ def pt_regs_layout(target) -> dict:
 
 
 def _kind(checker) -> str | None:
-    return getattr(checker.unit.provider, "ctx_kind", None)
+    return checker.unit.provider.ctx_kind
 
 
 def _ptype(unit) -> str:
@@ -76,7 +76,7 @@ def _arg_type(index: int):
             raise error(f"The {e.name} builtin can only be used with 'kprobes', 'uprobes' "
                         "and 'usdt' probes", e)
         if kind == "pt_regs":
-            if getattr(checker.unit.provider, "is_return", False):
+            if checker.unit.provider.is_return:
                 raise error(f"The {e.name} builtin can not be used with "
                             f"'{_ptype(checker.unit)}' probes", e)
             n = len(pt_regs_layout(checker.state.target)["args"])
@@ -147,7 +147,7 @@ def read_memory(fn, addr, size: int, signed: bool, user: bool):
 
 def _sarg_type(index: int):
     def check(checker, e):
-        if _kind(checker) != "pt_regs" or getattr(checker.unit.provider, "is_return", False):
+        if _kind(checker) != "pt_regs" or checker.unit.provider.is_return:
             raise error(f"The {e.name} builtin can only be used with 'kprobes' and "
                         "'uprobes' probes", e)
         return INT64
@@ -161,7 +161,7 @@ def _sarg_codegen(index: int):
         # x86_64: the return address is at sp; stack arguments follow it.
         skip = 8 if _machine(fn.state.target) == "x86_64" else 0
         addr = fn.b.add(sp, c64(skip + 8 * index))
-        return read_memory(fn, addr, 8, True, getattr(fn.unit.provider, "user", False))
+        return read_memory(fn, addr, 8, True, fn.unit.provider.user)
     return gen
 
 
@@ -169,7 +169,7 @@ def _sarg_codegen(index: int):
 
 def _retval_type(checker, e):
     provider = checker.unit.provider
-    if not getattr(provider, "is_return", False):
+    if not provider.is_return:
         raise error("The retval builtin can only be used with 'kretprobe' and 'uretprobe' "
                     "and 'kfunc' probes (try to use args->ret instead)", e)
     if _kind(checker) == "raw_args":
@@ -191,17 +191,17 @@ def _retval(fn, e):
 
 def _func_type(checker, e):
     provider = checker.unit.provider
-    if _kind(checker) != "pt_regs" and not getattr(provider, "func_from_spec", False):
+    if _kind(checker) != "pt_regs" and not provider.func_from_spec:
         raise error(f"The func builtin can not be used with '{_ptype(checker.unit)}' probes", e)
-    return SymbolType(kernel=not getattr(provider, "user", False))
+    return SymbolType(kernel=not provider.user)
 
 
 def _func(fn, e):
     from pytrace.codegen.module import I64
     provider = fn.unit.provider
-    user = getattr(provider, "user", False)
-    if getattr(provider, "func_from_spec", False) or (
-            getattr(provider, "is_return", False) and not user):
+    user = provider.user
+    if provider.func_from_spec or (
+            provider.is_return and not user):
         # The kernel knows the traced function (fentry, kretprobe); a uretprobe's
         # ip is the return address, so its func is the caller, as in bpftrace 0.17.
         ip = fn.h.call(GET_FUNC_IP, I64, [fn.ctx])

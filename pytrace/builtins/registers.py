@@ -21,7 +21,7 @@ def _reg_check(checker, call):
     if len(call.args) != 1:
         raise error(f"reg() requires one argument ({len(call.args)} provided)", call)
     provider = checker.unit.provider
-    if getattr(provider, "ctx_kind", None) not in ("pt_regs", "usdt") and \
+    if provider.ctx_kind not in ("pt_regs", "usdt") and \
             provider.prog_type != "perf_event":
         raise error(f'reg can not be used with "{provider.name}" probes', call)
     arg = call.args[0]

@@ -12,10 +12,11 @@ from pytrace.builtins.output import check_format_args
 from pytrace.codegen import events
 from pytrace.codegen.function import c64
 from pytrace.codegen.module import I64
+from pytrace.output.printf import format_printf
 from pytrace.passes.state import UnknownType, error
 from pytrace.passes.typecheck import describe
 from pytrace.passes.types_util import contains_unknown, is_int, is_signed
-from pytrace.resources import AsyncAction
+from pytrace.resources import AsyncAction, Resources
 from pytrace.types import VOID, StringType, TupleType
 
 OVERRIDE_RETURN = 58   # bpf_override_return(ctx, rc)
@@ -45,7 +46,7 @@ def _register(checker, call, action: AsyncAction) -> None:
 
 
 def _require_unsafe(checker, call) -> None:
-    if not getattr(checker.state, "unsafe", False):
+    if not checker.state.unsafe:
         raise error(f"{call.name}() is an unsafe function being used in safe mode", call)
 
 
@@ -176,7 +177,43 @@ def _as_i64(fn, value, ty):
     return value
 
 
-function("cat", check=_format_check("cat"), codegen=_format_codegen)
-function("system", check=_format_check("system"), codegen=_format_codegen)
+# ---- what userspace does with their records (runtime/events.py) ---------
+
+CAT_BYTES_MAX = 10240  # bpftrace's default limit for cat()
+
+
+def cat_bytes_max(resources: Resources) -> int:
+    """cat()'s limit: BPFTRACE_CAT_BYTES_MAX or the config block's (pytrace.settings),
+    else 10240 bytes."""
+    return resources.config.get("cat_bytes_max") or CAT_BYTES_MAX
+
+
+def _on_cat(runtime, action, payload):
+    """cat(): the file's first cat_bytes_max() bytes; a file that cannot be
+    read is an error line on stderr and, as in bpftrace, an empty cat message."""
+    path = format_printf(action.fmt or "", runtime.typed_args(action, payload))
+    try:
+        data = runtime.target.read_file(path, cat_bytes_max(runtime.resources))
+    except OSError as e:
+        runtime.warn(f"ERROR: failed to open file '{path}': {e.strerror or e}")
+        data = b""
+    runtime.sink.cat(data.decode("utf-8", errors="surrogateescape"))
+
+
+def _on_system(runtime, action, payload):
+    command = format_printf(action.fmt or "", runtime.typed_args(action, payload))
+    # As bpftrace: the command's stdout is taken and printed in the trace's
+    # order; its stderr (and stdin) stay the terminal's. It runs on the target.
+    try:
+        out = runtime.target.run_command(command)
+    except OSError as e:  # the shell could not start (E2BIG: a huge command)
+        runtime.warn(f"ERROR: system() could not run the command: {e.strerror or e}")
+        return
+    runtime.sink.system(out.decode("utf-8", errors="surrogateescape"))
+
+
+function("cat", check=_format_check("cat"), codegen=_format_codegen, events={"cat": _on_cat})
+function("system", check=_format_check("system"), codegen=_format_codegen,
+         events={"system": _on_system})
 function("signal", check=_signal_check, codegen=_signal)
 function("override", check=_override_check, codegen=_override)

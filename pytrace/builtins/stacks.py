@@ -19,27 +19,15 @@ from pytrace.builtins import function, variable
 from pytrace.codegen.function import c64
 from pytrace.passes.state import UnknownType, error
 from pytrace.passes.types_util import is_int
-from pytrace.resources import STACKS_MAP, MapSpec
+from pytrace.resources import stack_map_name
 from pytrace.types import StackType, StringType
 
 MODES = ("bpftrace", "perf", "raw")
 DEFAULT_LIMIT = 127           # bpftrace's default frame count
 MAX_LIMIT = 1024              # bpftrace's upper bound for kstack(N)
-STACK_MAP_ENTRIES = 4096
 
 GET_STACKID = 27
 BPF_F_USER_STACK = 1 << 8
-
-
-def stack_map_name(limit: int) -> str:
-    return STACKS_MAP if limit == DEFAULT_LIMIT else f"{STACKS_MAP}_{limit}"
-
-
-def stack_map_specs(uses: set[str]) -> list[MapSpec]:
-    """The stack maps a program needs, from the limits its checker recorded."""
-    limits = sorted(int(u.split(":", 1)[1]) for u in uses if u.startswith("stacks:"))
-    return [MapSpec(stack_map_name(n), "stack_trace", (), StackType(), 4, 8 * n,
-                    STACK_MAP_ENTRIES) for n in limits]
 
 
 # ---- type rules ------------------------------------------------------------------
@@ -106,7 +94,7 @@ def _call_check(kernel: bool):
         args = call.args
         if len(args) > 2:
             raise error(f"{call.name}() takes up to 2 arguments ({len(args)} provided)", call)
-        mode, limit = "bpftrace", DEFAULT_LIMIT
+        mode, limit = checker.state.settings.stack_mode, DEFAULT_LIMIT
         if len(args) == 2:
             mode = _mode(checker, call, args[0])
             limit = _limit(checker, call, args[1])
@@ -120,7 +108,9 @@ def _call_check(kernel: bool):
 
 
 def _variable_type(kernel: bool):
-    return lambda checker, e: _stack_type(checker, kernel, "bpftrace", DEFAULT_LIMIT)
+    # The mode without one written: BPFTRACE_STACK_MODE or the config block's stack_mode.
+    return lambda checker, e: _stack_type(checker, kernel, checker.state.settings.stack_mode,
+                                          DEFAULT_LIMIT)
 
 
 # ---- code -----------------------------------------------------------------------------

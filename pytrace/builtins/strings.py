@@ -23,7 +23,6 @@ from pytrace.passes.types_util import is_int
 from pytrace.types import (UINT64, ArrayType, BufferType, InetType, MacAddressType,
                            StringType, TimestampType, Type)
 
-STRLEN = 64  # bpftrace's BPFTRACE_STRLEN default: the longest buf()
 MAC_SIZE = 6
 
 
@@ -107,23 +106,24 @@ def _ntop(fn, call):
 
 def _buf_check(checker, call):
     _count(call, 1, 2)
+    limit = checker.state.settings.strlen  # BPFTRACE_STRLEN, 64 by default
     t = checker.expr(call.args[0])
     if len(call.args) == 1:
         if not isinstance(t, ArrayType):
             raise error(f"buf() expects a length argument for non-array type {_kind(t)}",
                         call)
-        return BufferType(min(t.size, STRLEN))
+        return BufferType(min(t.size, limit))
     _int_arg(checker, call, call.args[1])
     n = checker.fold(call.args[1])
     checker.state.info(call)["constant"] = n is not None
     if n is None:
-        return BufferType(STRLEN)
+        return BufferType(limit)
     if n < 0:
         raise error("buf() length must be non-negative", call)
-    if n > STRLEN:
-        checker.state.warn(f"buf() length is too long and will be shortened to {STRLEN} "
+    if n > limit:
+        checker.state.warn(f"buf() length is too long and will be shortened to {limit} "
                            "bytes (see BPFTRACE_STRLEN)", call.span)
-        n = STRLEN
+        n = limit
     return BufferType(n)
 
 

@@ -31,4 +31,11 @@ def _unwatch(fn, call):
     events.emit_exprs(fn, fn.state.info(call)["action"], call.args)
 
 
-function("unwatch", check=_unwatch_check, codegen=_unwatch)
+# ---- what userspace does with their records (runtime/events.py) ---------
+
+def _on_unwatch(runtime, action, payload):
+    if runtime.unwatch is not None:
+        runtime.unwatch(runtime.args(action, payload)[0])
+
+
+function("unwatch", check=_unwatch_check, codegen=_unwatch, events={"unwatch": _on_unwatch})

@@ -64,7 +64,7 @@ def _elapsed(fn, e):
 
 
 def _probe_type(checker, e):
-    if checker.unit.probe_id is None and not getattr(checker.unit, "probe_by_cookie", False):
+    if checker.unit.probe_id is None and not checker.unit.probe_by_cookie:
         raise error("probe builtin needs one program per attach point", e)
     return SpecialType("probe")
 
@@ -95,7 +95,8 @@ variable("gid", _u64, _gid)
 variable("nsecs", _u64, lambda fn, e: fn.h.ktime_get_ns())
 variable("elapsed", _elapsed_type, _elapsed)
 variable("cpu", _u64, lambda fn, e: fn.h.get_smp_processor_id())
-variable("comm", lambda c, e: COMM, _comm)
+variable("comm", lambda c, e: COMM, _comm,
+         write_into=lambda fn, e, zero_fill: lambda ptr: fn.current_comm(ptr, e.ty.size))
 variable("probe", _probe_type, _probe)
 variable("rand", _u64, lambda fn, e: fn.h.get_prandom_u32())
 variable("cgroup", _u64, lambda fn, e: fn.h.get_current_cgroup_id())

@@ -37,13 +37,12 @@ WAKEUP_FILL = 1 / 2
 
 
 def _submit(fn: FunctionCodegen, record, record_bytes: int) -> None:
-    from pytrace.passes.collect import RINGBUF_BYTES  # passes import codegen
     h = fn.h
     # Data not yet consumed, this record included (reserved, not submitted).
     avail = h.call(RINGBUF_QUERY, I64, [h.map_ref(fn.state.map_indices[EVENTS_MAP]),
                                          c64(BPF_RB_AVAIL_DATA)], "avail")
     # mark < avail <= mark + record_bytes, as one unsigned compare.
-    mark = int(RINGBUF_BYTES * WAKEUP_FILL)
+    mark = int(fn.state.ringbuf_bytes * WAKEUP_FILL)
     crossed = fn.b.icmp_unsigned("<", fn.b.sub(avail, c64(mark + 1)), c64(record_bytes))
     flags = fn.b.select(crossed, c64(BPF_RB_FORCE_WAKEUP), c64(BPF_RB_NO_WAKEUP))
     h.call(RINGBUF_SUBMIT, ir.VoidType(), [record, flags])

@@ -13,9 +13,9 @@ from pytrace.builtins import get_function, get_variable
 from pytrace.codegen import helper_errors, maps
 from pytrace.codegen.function import FunctionCodegen, align_of, bool_to_i64, c64
 from pytrace.diagnostics import PytraceError, Span
-from pytrace.passes.types_util import is_int, is_signed
 from pytrace.codegen.records import read_field, read_memory_bytes, read_memory_field
-from pytrace.types import ArrayType, PointerType, RecordType, StringType, TupleType
+from pytrace.types import (ArrayType, PointerType, RecordType, StringType, TupleType,
+                           is_int, is_signed)
 
 
 def gen_expr(fn: FunctionCodegen, e: ast.Expr):

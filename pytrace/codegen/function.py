@@ -12,15 +12,18 @@ pytrace.codegen.expressions; this class only holds what they share.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import llvmlite.ir as ir
 
+from pytrace.builtins import get_function, get_variable
 from pytrace.codegen.helpers import Helpers
 from pytrace.codegen.module import I1, I8, I64, ModuleBuilder
 from pytrace.codegen.reuse import ReuseCache
-from pytrace.passes.state import CompileState, Unit
-from pytrace.passes.types_util import is_int, is_signed
-from pytrace.types import StringType, TupleType, Type
+from pytrace.types import StringType, TupleType, Type, is_int, is_signed
+
+if TYPE_CHECKING:   # codegen is handed the passes' product; it imports nothing of passes
+    from pytrace.passes.state import CompileState, Unit
 
 
 def align_of(offset: int) -> int:
@@ -52,34 +55,13 @@ class FunctionCodegen:
         self.vars: dict[str, ir.Value] = {}
         self.loops: list[tuple[ir.Block, ir.Block]] = []  # (continue, break) targets
         self.temps: list[list[ir.Value]] = []
+        # The expression generator, set by codegen.statements.generate (this module
+        # imports no generator: they import it).
+        self.gen_expr = None
 
-    # ---- generation ----------------------------------------------------------
-    def generate(self) -> ir.Function:
-        from pytrace.codegen.expressions import gen_expr
-        from pytrace.codegen.statements import gen_block
-        self._gen_expr = gen_expr
-        probe = self.unit.probe
-        for name, ty in self.var_types.items():
-            self.vars[name] = self.alloc(ty.size, name)
-        # Variables start as zero, as in bpftrace; it also keeps the verifier happy
-        # about reading stack slots nobody wrote on some path.
-        for name, ty in self.var_types.items():
-            self.zero(self.vars[name], ty.size)
-        if probe.predicate is not None:
-            cond = self.truth(self.expr(probe.predicate))
-            body = self.fn.append_basic_block("body")
-            skip = self.fn.append_basic_block("skip")
-            self.b.cbranch(cond, body, skip)
-            self.b.position_at_end(skip)
-            self.b.ret(c64(0))
-            self.b.position_at_end(body)
-        gen_block(self, probe.body)
-        if not self.b.block.is_terminated:
-            self.b.ret(c64(0))
-        return self.fn
-
+    # ---- generation (the probe's body: pytrace.codegen.statements.generate) ------
     def expr(self, e) -> ir.Value:
-        return self._gen_expr(self, e)
+        return self.gen_expr(self, e)
 
     # ---- memory ---------------------------------------------------------------
     def alloc(self, size: int, name: str = "") -> ir.Value:
@@ -199,22 +181,16 @@ class FunctionCodegen:
 
     def prepare_store(self, e, dst_ty: Type, zero_fill: bool = True):
         """Evaluate what `e` needs now; return write(ptr, align) that puts its value in
-        memory of dst_ty later. comm and str() write their bytes in place, so a
-        printf record in the ring buffer needs no stack copy of its strings.
-        Without zero_fill, str() leaves the bytes after its NUL as they were
-        (fine for records: readers stop at the NUL)."""
+        memory of dst_ty later. A builtin whose record has write_into (comm, str())
+        writes its bytes in place, so a printf record in the ring buffer needs no
+        stack copy of its strings. zero_fill goes to the hook."""
         from pytrace import ast
-        if isinstance(e, ast.Builtin) and e.name == "comm" and dst_ty == e.ty:
-            return lambda ptr, align: self.current_comm(ptr, dst_ty.size)
-        if isinstance(e, ast.Call) and e.name == "str" and dst_ty == e.ty:
-            from pytrace.builtins.output import prepare_str
-            writer = prepare_str(self, e)
-            if writer is not None:
-                def write(ptr, align):
-                    if zero_fill:
-                        self.zero(ptr, dst_ty.size)
-                    writer(ptr)
-                return write
+        if isinstance(e, (ast.Builtin, ast.Call)) and dst_ty == e.ty:
+            record = get_variable(e.name) if isinstance(e, ast.Builtin) else get_function(e.name)
+            if record.write_into is not None:
+                write = record.write_into(self, e, zero_fill)
+                if write is not None:
+                    return lambda ptr, align: write(ptr)
         value = self.expr(e)
         return lambda ptr, align: self.store(dst_ty, value, ptr, e.ty, align)
 

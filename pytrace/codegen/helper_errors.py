@@ -19,7 +19,7 @@ KIND = "helper_error"
 
 
 def level(fn: FunctionCodegen) -> int:
-    return getattr(fn.state, "helper_errors", 0)
+    return fn.state.helper_errors
 
 
 def check(fn: FunctionCodegen, ret, helper: str, span: Span | None, *,

@@ -18,14 +18,7 @@ from pytrace.codegen.function import FunctionCodegen, align_of, c64
 from pytrace.codegen.helpers import BPF_ANY
 from pytrace.codegen.module import I8P, I64
 from pytrace.codegen.reuse import signature
-from pytrace.types import UINT64, HistType, LhistType, TupleType
-
-
-def key_layout(info) -> TupleType:
-    keys = tuple(info.key_types or ())
-    if isinstance(info.value_type, (HistType, LhistType)):
-        return TupleType(keys + (UINT64,))
-    return TupleType(keys or (UINT64,))
+from pytrace.types import key_layout
 
 
 def map_index(fn: FunctionCodegen, name: str) -> int:

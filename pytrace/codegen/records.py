@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pytrace.codegen.function import FunctionCodegen, align_of, c64
 from pytrace.diagnostics import PytraceError
-from pytrace.passes.types_util import is_int, is_signed
 from pytrace.probes.tracepoint_format import DataLocType
-from pytrace.types import RecordField, RecordType, StringType
+from pytrace.types import RecordField, RecordType, StringType, is_int, is_signed
 
 
 # A struct value is copied to the stack (512 bytes in all, shared with the rest).

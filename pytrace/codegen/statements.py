@@ -1,15 +1,17 @@
-"""Statement codegen: assignments, control flow, loops, jumps (dispatch table at the end)."""
+"""Statement codegen: assignments, control flow, loops, jumps (dispatch table at the end),
+and `generate`, a probe's whole program."""
 
 from __future__ import annotations
+
+import llvmlite.ir as ir
 
 from pytrace import ast
 from pytrace.builtins import get_function
 from pytrace.codegen import maps
-from pytrace.codegen.expressions import scaled
+from pytrace.codegen.expressions import gen_expr, scaled
 from pytrace.codegen.function import FunctionCodegen, c64
 from pytrace.diagnostics import PytraceError
-from pytrace.passes.types_util import is_signed
-from pytrace.types import PointerType
+from pytrace.types import PointerType, is_signed
 
 
 def gen_block(fn: FunctionCodegen, block: ast.Block) -> None:
@@ -116,3 +118,27 @@ _HANDLERS = {
     ast.ExprStmt: _expr_stmt, ast.Assign: _assign, ast.VarDecl: _var_decl, ast.If: _if,
     ast.Unroll: _unroll, ast.While: _while, ast.Jump: _jump,
 }
+
+
+def generate(fn: FunctionCodegen) -> ir.Function:
+    """The probe's program: its scratch variables, its predicate, its body."""
+    fn.gen_expr = gen_expr
+    probe = fn.unit.probe
+    for name, ty in fn.var_types.items():
+        fn.vars[name] = fn.alloc(ty.size, name)
+    # Variables start as zero, as in bpftrace; it also keeps the verifier happy
+    # about reading stack slots nobody wrote on some path.
+    for name, ty in fn.var_types.items():
+        fn.zero(fn.vars[name], ty.size)
+    if probe.predicate is not None:
+        cond = fn.truth(fn.expr(probe.predicate))
+        body = fn.fn.append_basic_block("body")
+        skip = fn.fn.append_basic_block("skip")
+        fn.b.cbranch(cond, body, skip)
+        fn.b.position_at_end(skip)
+        fn.b.ret(c64(0))
+        fn.b.position_at_end(body)
+    gen_block(fn, probe.body)
+    if not fn.b.block.is_terminated:
+        fn.b.ret(c64(0))
+    return fn.fn

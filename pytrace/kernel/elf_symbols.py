@@ -140,6 +140,8 @@ class ElfSymbols:
             return cls(target.read_file(path), path)
         except FileNotFoundError:
             raise SymbolError(f"{path}: no such file") from None
+        except OSError as e:  # a directory, no permission, a device that refuses reads
+            raise SymbolError(f"{path}: {e.strerror or e}") from None
 
     # ---- symbol -> uprobe offset -----------------------------------------------
     def lookup(self, name: str) -> ElfSymbol | None:
@@ -237,6 +239,9 @@ def read_maps(target, pid: int) -> list[Mapping]:
         return parse_maps(target.read_file(f"/proc/{pid}/maps").decode())
     except FileNotFoundError:
         raise SymbolError(f"no process with pid {pid}") from None
+    except OSError as e:  # EACCES: another namespace or a ptrace restriction
+        raise SymbolError(f"cannot read the memory maps of process {pid}: "
+                          f"{e.strerror or e}") from None
 
 
 def process_path(pid: int, path: str) -> str:

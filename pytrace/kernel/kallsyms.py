@@ -116,6 +116,13 @@ class Kallsyms:
         sym = self._symbol(self._addresses[i], best)
         return Resolved(sym, address - sym.address)
 
+    def size_at(self, address: int) -> int | None:
+        """Bytes from `address` to the next symbol's: a function's size, as far as
+        kallsyms tells (it lists no sizes). None past the last symbol."""
+        self._table()
+        i = bisect_right(self._addresses, address)
+        return self._addresses[i] - address if i < len(self._addresses) else None
+
     def symbolize(self, address: int, with_offset: bool = True) -> str:
         """`schedule+12` (or `schedule`), or the hex address when unknown."""
         r = self.resolve(address)

@@ -68,7 +68,10 @@ class ChildCommand(WatchedProcess):
 
     def __init__(self, command: str):
         import shlex  # only -c needs it: keep it off the start-up path
-        argv = shlex.split(command)
+        try:
+            argv = shlex.split(command)
+        except ValueError as e:  # an unbalanced quote
+            raise PytraceError("Failed to run command '{}': {}".format(command, e)) from None
         if not argv:
             raise PytraceError("-c needs a command to run")
         import shutil   # only for -c: off the agent's start-up path
@@ -77,11 +80,17 @@ class ChildCommand(WatchedProcess):
             raise PytraceError("Failed to run command '{}': {}: command not found"
                                .format(command, argv[0]))
         read_end, self._go = os.pipe()
+        die_with_parent = _die_with_parent_call()
+        parent = os.getpid()
         # A bare fork, not subprocess: Popen waits until the child has exec'ed,
         # and this child must not exec before the probes are attached.
         pid = os.fork()
         if pid == 0:  # the child
             try:
+                # pytrace killed (SIGKILL, the OOM killer) must not leave CMD running.
+                die_with_parent()
+                if os.getppid() != parent:  # it died before the line above
+                    os._exit(127)
                 os.close(self._go)
                 if os.read(read_end, 1):
                     os.close(read_end)
@@ -125,6 +134,16 @@ class ChildCommand(WatchedProcess):
         except ChildProcessError:
             pass
         self.close()
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent_call():
+    """A call that makes the calling process get SIGKILL when its parent thread
+    exits (prctl PR_SET_PDEATHSIG; survives exec), resolved before fork."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    return lambda: prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def run_command(command: str) -> bytes:

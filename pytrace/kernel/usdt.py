@@ -269,7 +269,11 @@ def _file_offset(segments: list[Segment], vaddr: int, path: str) -> int:
 
 def load_probes(target, path: str) -> list[UsdtProbe]:
     """USDT probes of the binary or library at `path` on the target."""
-    return read_probes(target.read_file(path), path)
+    try:
+        data = target.read_file(path)
+    except OSError as e:  # a directory, no permission, a device that refuses reads
+        raise UsdtError(f"{path}: {e.strerror or e}") from None
+    return read_probes(data, path)
 
 
 def load_process_probes(target, pid: int) -> list[UsdtProbe]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 from pytrace.output import hist as histfmt
-from pytrace.output.sort import average, gc_paused, keep_top, sort_entries, sorts_by_value
+from pytrace.output.sort import average, gc_paused, ordered_for_print, sorts_by_value
 from pytrace.output.text import (
     KEY_INT_FULL,
     KEY_INT_HALF,
@@ -118,11 +118,12 @@ def _single_key_elements(t: Type, ordered: list) -> list[str]:
 
 @gc_paused
 def map_json(name: str, key_types: tuple[Type, ...], value_type: Type,
-             entries: list, top: int = 0, div: int = 0) -> str:
-    """One line for a map, or '' for an empty map (bpftrace prints nothing)."""
+             entries: list, top: int = 0, div: int = 0, descending: bool = False) -> str:
+    """One line for a map, or '' for an empty map (bpftrace prints nothing);
+    `descending` as for text.map_text."""
     if not entries:
         return ""
-    ordered = keep_top(sort_entries(key_types, value_type, entries), top, value_type)
+    ordered = ordered_for_print(key_types, value_type, entries, top, descending)
     head = f'{{"type": "{_message_kind(value_type)}", "data": {{{quoted(name)}: '
     if not key_types:
         body = ", ".join(_element(value_type, v, div) for _, v in ordered)

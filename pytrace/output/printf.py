@@ -27,6 +27,10 @@ SPECIFIER = re.compile(
     r"%(-?)([0-9]*)(?:\.([0-9]+))?"
     r"(?:(hh|h|ll|l|j|z|t)?([duxXo])|(?:ll|l)?(p)|(r[xh]?|[sc]))")
 
+# Wider fields are refused when compiling: C's printf fails past INT_MAX (bpftrace
+# then stops at run time), and a gigabyte of padding per line helps no one.
+MAX_FIELD = 1_000_000
+
 _BITS = {None: 32, "h": 16, "hh": 8, "l": 64, "ll": 64, "j": 64, "z": 64, "t": 64}
 _MASK64 = (1 << 64) - 1
 
@@ -90,13 +94,18 @@ def parse_format(fmt: str) -> ParsedFormat:
         left, width, prec, length, int_conv, p_conv, other = m.groups()
         conv = int_conv or p_conv or other
         bits = _BITS[length] if int_conv else 64
-        spec = Spec(left=bool(left), zero=width.startswith("0"), width=int(width or 0),
-                    precision=int(prec) if prec is not None else None,
+        spec = Spec(left=bool(left), zero=width.startswith("0"), width=_field(width or "0"),
+                    precision=_field(prec) if prec is not None else None,
                     conversion=conv, bits=bits)
         text, used = _c_scan(fmt[pos:m.end()], m.start() - pos)
         pieces.append((text, spec if used else None))
         pos = m.end()
     return ParsedFormat(tuple(pieces), fmt[pos:])
+
+
+def _field(digits: str) -> int:
+    # int() refuses 4300+ digits; anything past 12 is over MAX_FIELD anyway.
+    return int(digits) if len(digits.lstrip("0")) <= 12 else 10 ** 12
 
 
 def _pad(body: str, spec: Spec, numeric_sign: str = "") -> str:

@@ -57,9 +57,10 @@ class Sink:
     def value(self, t: Type, value) -> None:
         self._write(tf.print_value_text(t, value))
 
-    def map(self, spec: MapSpec, entries: list, top: int = 0, div: int = 0) -> None:
+    def map(self, spec: MapSpec, entries: list, top: int = 0, div: int = 0,
+            descending: bool = False) -> None:
         self._write(tf.map_text(spec.name, tuple(spec.key_types), spec.value_type,
-                                entries, top, div))
+                                entries, top, div, descending))
 
     def lost_events(self, n: int) -> None:
         self._write(f"Lost {n} events\n")
@@ -105,9 +106,10 @@ class JsonSink(Sink):
     def value(self, t: Type, value) -> None:
         self._write(jf.value_json(t, value))
 
-    def map(self, spec: MapSpec, entries: list, top: int = 0, div: int = 0) -> None:
+    def map(self, spec: MapSpec, entries: list, top: int = 0, div: int = 0,
+            descending: bool = False) -> None:
         self._write(jf.map_json(spec.name, tuple(spec.key_types), spec.value_type,
-                                entries, top, div))
+                                entries, top, div, descending))
 
     def lost_events(self, n: int) -> None:
         self._write(jf.counter_json("lost_events", "events", n))

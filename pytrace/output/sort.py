@@ -1,5 +1,8 @@
 """The order in which a map's elements print (OUTPUT.md §2), and print()'s top.
 
+`ordered_for_print` also serves pytrace's `print_order = descending` setting
+(docs/reference.md): the largest entries first, for top-style tools.
+
 Entries come in as (key tuple, value) in the order the runtime read them
 (hash iteration order). Sorts are stable, so ties keep that order, as close as
 Python gets to bpftrace's unstable std::sort over the same iteration order.
@@ -98,3 +101,25 @@ def keep_top(entries: list, top: int, value_type: Type) -> list:
     if top <= 0 or len(entries) <= top or isinstance(value_type, StatsType):
         return entries
     return entries[len(entries) - top:]
+
+
+def _stats_total(entry) -> int:
+    return entry[1].total
+
+
+def ordered_for_print(key_types: tuple[Type, ...], value_type: Type, entries: list,
+                      top: int = 0, descending: bool = False) -> list:
+    """The entries print() or exit prints, in order. Descending (pytrace's
+    extension): largest first, with `top` keeping the `top` largest for every
+    map kind, and stats maps measured by their total (the busiest row), not
+    by their average as in bpftrace's ascending order."""
+    if not descending:
+        return keep_top(sort_entries(key_types, value_type, entries), top, value_type)
+    if isinstance(value_type, StatsType):
+        ordered = sorted(entries, key=_stats_total)
+    else:
+        ordered = sort_entries(key_types, value_type, entries)
+    if 0 < top < len(ordered):
+        ordered = ordered[len(ordered) - top:]
+    ordered.reverse()
+    return ordered

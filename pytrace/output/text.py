@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Callable
 
 from pytrace.output import hist as histfmt
-from pytrace.output.sort import average, gc_paused, keep_top, sort_entries, sorts_by_value
+from pytrace.output.sort import average, gc_paused, ordered_for_print, sorts_by_value
 from pytrace.output.values import Buffer, Named, Stack, Symbol
 from pytrace.types import (
     ArrayType,
@@ -193,10 +193,11 @@ def element_separator(value_type: Type) -> str:
 
 @gc_paused
 def map_text(name: str, key_types: tuple[Type, ...], value_type: Type,
-             entries: list, top: int = 0, div: int = 0) -> str:
+             entries: list, top: int = 0, div: int = 0, descending: bool = False) -> str:
     """What bpftrace prints for a map at exit or for print(@m, top, div),
-    trailing blank lines included; entries are (key tuple, value)."""
-    ordered = keep_top(sort_entries(key_types, value_type, entries), top, value_type)
+    trailing blank lines included; entries are (key tuple, value). `descending`:
+    pytrace's print_order extension (sort.ordered_for_print)."""
+    ordered = ordered_for_print(key_types, value_type, entries, top, descending)
     if isinstance(value_type, (HistType, LhistType, AvgType)):
         keys = key_texts(key_types, [k for k, _ in ordered])
     if isinstance(value_type, (HistType, LhistType)):

@@ -6,27 +6,32 @@ maps only by index (llvm.bpf.pseudo).
 
 from __future__ import annotations
 
-from pytrace import ast
-from pytrace.codegen.maps import key_layout
-from pytrace.passes.state import CompileState, error
-from pytrace.resources import EVENTS_MAP, LOST_MAP, MapSpec
-from pytrace.types import UINT64, AggregationType, HistType, LhistType
+from pytrace.passes.state import CompileState
+from pytrace.resources import EVENTS_MAP, LOST_MAP, MapSpec, stack_map_specs
+from pytrace.types import UINT64, AggregationType, HistType, LhistType, key_layout
 
 MAX_ENTRIES = 4096          # bpftrace's default map size
 RINGBUF_BYTES = 1 << 22     # 4 MiB: must be a power-of-two multiple of the page size
+PAGE_BYTES = 4096           # what BPFTRACE_PERF_RB_PAGES counts in
 ELAPSED_MAP = ".start"
 
 
 def map_keys_max(state: CompileState) -> int:
-    """Keys a user map holds: `config = { max_map_keys = N }`, else
-    BPFTRACE_MAP_KEYS_MAX (options["map_keys_max"]), else bpftrace's 4096."""
-    config = state.program.config
-    for name, value in (config.settings if config is not None else ()):
-        if name == "max_map_keys":
-            if not isinstance(value, ast.Integer) or value.value < 1:
-                raise error("max_map_keys must be a positive integer", value)
-            return value.value
-    return state.map_keys_max or MAX_ENTRIES
+    """Keys a user map holds: BPFTRACE_MAP_KEYS_MAX or the config block's
+    max_map_keys (pytrace.settings), else bpftrace's 4096."""
+    return state.settings.map_keys_max or MAX_ENTRIES
+
+
+def ringbuf_bytes(state: CompileState) -> int:
+    """The events ring buffer: BPFTRACE_PERF_RB_PAGES pages per CPU (bpftrace's
+    perf buffers are per CPU; ours is one ring for all, so it gets the sum),
+    rounded up to a power of two, at least 64 KiB (a multiple of any page
+    size); RINGBUF_BYTES when the variable is not set."""
+    pages = state.settings.perf_rb_pages
+    if not pages:
+        return RINGBUF_BYTES
+    want = max(pages * PAGE_BYTES * state.target.num_possible_cpus(), 1 << 16)
+    return 1 << (want - 1).bit_length()
 
 
 def collect_maps(state: CompileState) -> list[MapSpec]:
@@ -47,11 +52,11 @@ def collect_maps(state: CompileState) -> list[MapSpec]:
             max_entries=max_entries,
             has_bucket_key=isinstance(vt, (HistType, LhistType)),
         ))
-    specs.append(MapSpec(EVENTS_MAP, "ringbuf", (), UINT64, 0, 0, RINGBUF_BYTES))
+    state.ringbuf_bytes = ringbuf_bytes(state)
+    specs.append(MapSpec(EVENTS_MAP, "ringbuf", (), UINT64, 0, 0, state.ringbuf_bytes))
     specs.append(MapSpec(LOST_MAP, "array", (), UINT64, 4, 8, 1))
     if "elapsed" in state.uses:
         specs.append(MapSpec(ELAPSED_MAP, "array", (), UINT64, 4, 8, 1))
-    from pytrace.builtins.stacks import stack_map_specs
     specs.extend(stack_map_specs(state.uses))  # kstack/ustack: one map per frame limit
     state.map_indices = {m.name: i for i, m in enumerate(specs)}
     return specs

@@ -38,7 +38,7 @@ def prefetch_facts(state: CompileState) -> None:
         for ap in probe.attach_points:
             try:
                 provider = get_provider(ap.provider, ap.span)
-                needed = getattr(provider, "facts_needed", None)
+                needed = provider.facts_needed
                 if needed is not None:
                     paths.extend(needed(_with_positionals(ap, state.params), state.target))
             except PytraceError:
@@ -57,8 +57,8 @@ def expand_probes(state: CompileState) -> None:
             ap = _with_positionals(ap, state.params)
             provider = get_provider(ap.provider, ap.span)
             try:
-                if getattr(provider, "expands_for_pid", False):
-                    specs = provider.expand(ap, state.target, pid=getattr(state, "pid", None))
+                if provider.expands_for_pid:
+                    specs = provider.expand(ap, state.target, pid=state.pid)
                 else:
                     specs = provider.expand(ap, state.target)
             except NothingMatched as e:
@@ -73,10 +73,9 @@ def expand_probes(state: CompileState) -> None:
         for provider, all_specs in groups:
             # A provider may need separate programs for some points (fentry: one
             # attach_btf_id each; usdt: sites whose arguments live in different places).
-            split = getattr(provider, "split_units", None)
+            split = provider.split_units
             # uprobe_multi links give each point a cookie: `probe` reads it, one program.
-            by_cookie = per_point and not uses_args and getattr(
-                provider, "probe_ids_by_cookie", lambda target: False)(state.target)
+            by_cookie = per_point and not uses_args and provider.probe_ids_by_cookie(state.target)
             for specs in (split(all_specs, probe) if split else [all_specs]):
                 names = list(dict.fromkeys(s.name for s in specs))
                 if by_cookie and len(names) > 1:

@@ -13,22 +13,8 @@ from dataclasses import dataclass, field
 from pytrace import ast
 from pytrace.diagnostics import PytraceError, PytraceWarning, Source, Span
 from pytrace.resources import AsyncAction, AttachSpec
-from pytrace.types import Type, value_type
-
-
-@value_type
-class UnknownType(Type):
-    """A value whose type is not known yet (a map read before its first assignment)."""
-
-    @property
-    def size(self) -> int:
-        return 8
-
-    def __str__(self) -> str:
-        return "unknown"
-
-
-UNKNOWN = UnknownType()
+from pytrace.settings import Settings
+from pytrace.types import UNKNOWN, Type, UnknownType  # noqa: F401 (re-exported)
 
 
 @dataclass
@@ -43,6 +29,8 @@ class Unit:
     probe_id: int | None = None  # index in Resources.probe_names
     function: str = ""
     section: str = ""
+    probe_by_cookie: bool = False  # `probe` read from the link's cookie (one program, many points)
+    synthetic: bool = False  # added by the compiler (the hidden BEGIN for elapsed), not written
 
 
 @dataclass
@@ -70,7 +58,12 @@ class CompileState:
     actions: list[AsyncAction] = field(default_factory=list)
     probe_names: list[str] = field(default_factory=list)
     uses: set[str] = field(default_factory=set)  # features needing support maps ("elapsed")
-    map_keys_max: int = 0   # BPFTRACE_MAP_KEYS_MAX from the session; 0: not set
+    pid: int | None = None  # -p: user probes resolve binaries through that process
+    unsafe: bool = False    # --unsafe: system(), signal() and override() are allowed
+    helper_errors: int = 0  # -k / -kk: failing helpers are reported
+    # BPFTRACE_* variables and the config block (pytrace.settings), set by the compiler.
+    settings: Settings = field(default_factory=Settings)
+    ringbuf_bytes: int = 0  # the events ring buffer's size, set by collect_maps
     map_indices: dict[str, int] = field(default_factory=dict)
     # Per-node facts the checker leaves for codegen (action ids, constants), by id(node).
     node_info: dict[int, dict] = field(default_factory=dict)

@@ -378,12 +378,7 @@ class TypeChecker:
             raise error(f"Type mismatch for '{e.op}': comparing '{describe(lt)}' with "
                         f"'{describe(rt)}'", e)
         if e.op in ("==", "!=", "<", ">", "<=", ">="):
-            if isinstance(lt, IntType) and isinstance(rt, IntType) and \
-                    lt.signed != rt.signed and not isinstance(e.left, ast.Integer) and \
-                    not isinstance(e.right, ast.Integer):
-                self.state.warn(f"comparison of integers of different signs: "
-                                f"'{describe(lt)}' and '{describe(rt)}' can lead to "
-                                "undefined behavior", self.operator_span(e.left, e.op))
+            self.warn_mixed_signs(e, lt, rt)
             return INT64
         pointer = self.pointer_arithmetic(e, lt, rt)
         if pointer is not None:
@@ -392,6 +387,21 @@ class TypeChecker:
                 isinstance(e.left, ast.Integer) and isinstance(e.right, ast.Integer)):
             self.warn_signed(e.op, self.operator_span(e.left, e.op))
         return arith(lt, rt)
+
+    def warn_mixed_signs(self, e: ast.Binary, lt: Type, rt: Type) -> None:
+        """bpftrace 0.17's warning for comparing a signed with an unsigned integer;
+        a non-negative integer literal on either side never warns (`pid > 1`)."""
+        if not (isinstance(lt, IntType) and isinstance(rt, IntType)) or lt.signed == rt.signed:
+            return
+        if any(isinstance(side, ast.Integer) and side.value >= 0
+               for side in (e.left, e.right)):
+            return
+
+        def name(t: IntType) -> str:
+            return f"{'' if t.signed else 'unsigned '}int{t.bits}"
+        self.state.warn(f"comparison of integers of different signs: '{name(lt)}' and "
+                        f"'{name(rt)}' can lead to undefined behavior",
+                        self.operator_span(e.left, e.op))
 
     def pointer_arithmetic(self, e: ast.Binary, lt: Type, rt: Type) -> Type | None:
         """`ptr + n`, `n + ptr`, `ptr - n`: a pointer moved by n elements (codegen scales)."""

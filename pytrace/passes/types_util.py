@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from pytrace.passes.state import UNKNOWN, UnknownType  # noqa: F401 (re-exported)
-from pytrace.types import (INT64, UINT64, BoolType, IntType, PointerType, SpecialType,
-                           StringType, TupleType, Type)
-
-
-def is_int(t: Type) -> bool:
-    return isinstance(t, (IntType, BoolType, PointerType, SpecialType)) or (
-        t is not None and t.is_integer and not isinstance(t, UnknownType))
-
-
-def is_signed(t: Type) -> bool:
-    return isinstance(t, IntType) and t.signed
+from pytrace.types import (INT64, UINT64, UNKNOWN, BoolType, IntType,  # noqa: F401
+                           SpecialType, StringType, TupleType, Type, UnknownType, is_int,
+                           is_signed)  # UNKNOWN, is_int, is_signed: re-exported
 
 
 def widen(t: Type) -> Type:

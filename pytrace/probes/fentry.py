@@ -17,6 +17,7 @@ from pytrace.diagnostics import PytraceError
 from pytrace.kernel import btf as B
 from pytrace.kernel import wildcard
 from pytrace.kernel.kallsyms import Kallsyms
+from pytrace.probes import Provider
 from pytrace.probes.btf_args import args_record, module_btf, to_type, vmlinux
 from pytrace.resources import AttachSpec
 
@@ -24,10 +25,12 @@ BPF_TRACE_FENTRY = 24
 BPF_TRACE_FEXIT = 25
 
 
-class FentryProvider:
+class FentryProvider(Provider):
     ctx_kind = "raw_args"
     user = False
     prog_type = "tracing"
+    # A trampoline runs its newest program first: attached last to first.
+    runs_newest_first = True
     func_from_spec = True  # `func` is bpf_get_func_ip, which tracing programs have
 
     def __init__(self, name: str, aliases: tuple[str, ...], is_return: bool):

@@ -7,6 +7,8 @@ Event names and default sample periods are bpftrace's. A machine without a PMU
 from __future__ import annotations
 
 from pytrace.diagnostics import PytraceError
+from pytrace.probes import Provider
+from pytrace.probes.perf_timers import parse_count
 from pytrace.resources import AttachSpec
 
 PERF_TYPE_HARDWARE = 0
@@ -26,7 +28,7 @@ EVENTS = {
 }
 
 
-class HardwareProvider:
+class HardwareProvider(Provider):
     name = "hardware"
     aliases = ("h",)
     prog_type = "perf_event"
@@ -40,14 +42,7 @@ class HardwareProvider:
         config, period = EVENTS[event]
         name = f"hardware:{event}:"
         if len(ap.parts) == 2 and ap.parts[1] != "":
-            try:
-                period = int(ap.parts[1], 0)
-            except ValueError:
-                raise PytraceError(f"Invalid count for hardware probe: {ap.parts[1]}",
-                                   ap.span) from None
-            if period <= 0:
-                raise PytraceError(f"Invalid count for hardware probe: {ap.parts[1]}",
-                                   ap.span)
+            period = parse_count(ap.parts[1], "hardware", ap, base=0)
             name += ap.parts[1]
         return [AttachSpec(self.name, name, event,
                            options={"config": config, "sample_period": period, "cpu": cpu})

@@ -12,19 +12,52 @@ from __future__ import annotations
 from pytrace.diagnostics import PytraceError
 from pytrace.kernel import wildcard
 from pytrace.kernel.kallsyms import Kallsyms
-from pytrace.probes import NothingMatched
+from pytrace.probes import NothingMatched, Provider
 from pytrace.resources import AttachSpec
 
+# A kretprobe on these can deadlock the machine (the return trampoline takes the
+# lock they implement); bpftrace 0.17 refuses them, and so do we, at compile time.
+LOCKUP_KRETPROBES = frozenset({"_raw_spin_lock", "_raw_spin_lock_irqsave",
+                               "_raw_spin_unlock_irqrestore", "queued_spin_lock_slowpath"})
 
-class KprobeProvider:
+
+def _check_offset(ap, target, module: str | None, func: str, offset: int) -> None:
+    """bpftrace's refusal of an offset past the function's end (its size from
+    kallsyms: the distance to the next symbol). Whether the offset starts an
+    instruction the kernel checks itself when the kprobe is registered."""
+    try:
+        kallsyms = Kallsyms.load(target)
+        if kallsyms.addresses_hidden():
+            return
+    except OSError:
+        return
+    address = kallsyms.address_of(func, module)
+    size = kallsyms.size_at(address) if address is not None else None
+    if size is not None and offset >= size:
+        raise PytraceError(f"Offset outside the function bounds ('{func}' size is {size})",
+                           ap.span)
+
+
+class KprobeProvider(Provider):
     ctx_kind = "pt_regs"
     user = False
     prog_type = "kprobe"
+    # Kprobes on one address run newest first: attached last to first (runtime.attach).
+    runs_newest_first = True
 
     def __init__(self, name: str, aliases: tuple[str, ...], retprobe: bool):
         self.name, self.aliases, self.is_return = name, aliases, retprobe
 
     def expand(self, ap, target) -> list[AttachSpec]:
+        specs = self._expand(ap, target)
+        if self.is_return:
+            for spec in specs:
+                if spec.func in LOCKUP_KRETPROBES:
+                    raise PytraceError(f"kretprobe:{spec.func} can't be used as it might "
+                                       "lock up your system.", ap.span)
+        return specs
+
+    def _expand(self, ap, target) -> list[AttachSpec]:
         if len(ap.parts) == 2:
             module, func = ap.parts
         elif len(ap.parts) == 1:
@@ -37,6 +70,8 @@ class KprobeProvider:
             raise PytraceError(f"{ap.raw}: a {self.name} can not have an offset", ap.span)
         prefix = f"{self.name}:{module}:" if module else f"{self.name}:"
         if not wildcard.has_wildcard(func) and not (module and wildcard.has_wildcard(module)):
+            if offset:
+                _check_offset(ap, target, module, func, offset)
             suffix = f"+{offset}" if offset else ""
             return [AttachSpec(self.name, f"{prefix}{func}{suffix}", module or "", func, offset)]
         if offset:

@@ -15,6 +15,7 @@ import re
 
 from pytrace.diagnostics import PytraceError
 from pytrace.kernel import wildcard
+from pytrace.probes import Provider
 from pytrace.probes.btf_args import args_record, vmlinux
 from pytrace.kernel.tracefs import TRACEFS_ROOTS
 from pytrace.resources import AttachSpec
@@ -41,7 +42,7 @@ def _tracefs_event_names(target) -> list[str]:
     return []
 
 
-class RawTracepointProvider:
+class RawTracepointProvider(Provider):
     name = "rawtracepoint"
     aliases = ("rt",)
     prog_type = "raw_tracepoint"

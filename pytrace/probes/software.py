@@ -6,7 +6,8 @@ Default sample periods are bpftrace's, so `software:faults` means the same thing
 from __future__ import annotations
 
 from pytrace.diagnostics import PytraceError
-from pytrace.probes.perf_timers import PERF_TYPE_SOFTWARE
+from pytrace.probes import Provider
+from pytrace.probes.perf_timers import PERF_TYPE_SOFTWARE, parse_count
 from pytrace.resources import AttachSpec
 
 # name -> (perf config, default period); aliases share an entry.
@@ -25,7 +26,7 @@ _EVENTS = {
 }
 
 
-class SoftwareProvider:
+class SoftwareProvider(Provider):
     name = "software"
     aliases = ("s",)
     prog_type = "perf_event"
@@ -39,11 +40,8 @@ class SoftwareProvider:
         config, period = _EVENTS[event]
         name = f"software:{event}:"
         if len(ap.parts) == 2 and ap.parts[1] != "":
-            try:
-                period = int(ap.parts[1])
-            except ValueError:
-                raise PytraceError(f"Invalid count for software probe: {ap.parts[1]}",
-                                   ap.span) from None
+            # 0 is accepted, as bpftrace does.
+            period = parse_count(ap.parts[1], "software", ap, minimum=0)
             name += ap.parts[1]
         return [AttachSpec(provider=self.name, name=name, target=event,
                            options={"config": config, "sample_period": period, "cpu": cpu})

@@ -7,10 +7,11 @@ context; their ctx is meaningless, so they have no `args`.
 from __future__ import annotations
 
 from pytrace.diagnostics import PytraceError
+from pytrace.probes import Provider
 from pytrace.resources import AttachSpec
 
 
-class SpecialProvider:
+class SpecialProvider(Provider):
     def __init__(self, name: str):
         self.name = name
         self.aliases = ()

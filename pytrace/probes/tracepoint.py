@@ -10,6 +10,7 @@ import fnmatch
 
 from pytrace.diagnostics import PytraceError
 from pytrace.kernel.tracefs import TRACEFS_ROOTS, tracefs_unavailable
+from pytrace.probes import Provider
 from pytrace.probes.tracepoint_format import parse_format
 from pytrace.resources import AttachSpec
 
@@ -36,7 +37,7 @@ def _has_wildcard(text: str) -> bool:
     return any(c in text for c in "*?[")
 
 
-class TracepointProvider:
+class TracepointProvider(Provider):
     name = "tracepoint"
     aliases = ("t",)
     prog_type = "tracepoint"

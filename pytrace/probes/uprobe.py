@@ -26,7 +26,8 @@ from pytrace.kernel.errors import ENOTSUPP, AttachError, KernelError, errno_text
 from pytrace.kernel.bpf import ATTACH_TRACE_UPROBE_MULTI
 from pytrace.kernel.elf_symbols import ElfSymbols, SymbolError, resolve_binary
 from pytrace.probes.demangle import demangle, without_parameters
-from pytrace.probes import NothingMatched
+from pytrace.probes.x86_insn import starts_instruction
+from pytrace.probes import NothingMatched, Provider
 from pytrace.resources import AttachSpec
 
 _ADDRESS = re.compile(r"^(0[xX][0-9a-fA-F]+|\d+)$")
@@ -69,10 +70,35 @@ def load_symbols(ap, target, path: str) -> ElfSymbols:
         raise PytraceError(f"{ap.raw or path}: {e}", ap.span) from None
 
 
-class UprobeProvider:
+def check_instruction_start(ap, target, path: str, elf: ElfSymbols, sym, offset: int,
+                            shown: str) -> None:
+    """Refuse, in bpftrace's words, a uprobe `offset` bytes into function `sym` that
+    does not start an instruction (a breakpoint there would change the
+    instruction the process runs), or that cannot be checked."""
+    if not offset:
+        return
+    where = f"{shown}:{sym.name}+{offset}"
+    if elf.machine == "EM_AARCH64":       # fixed-size instructions
+        starts = offset % 4 == 0
+    elif elf.machine == "EM_X86_64":
+        start = elf.file_offset(sym.address)
+        end = start + (sym.size or offset + 16)
+        starts = starts_instruction(target.read_file(path, end)[start:end], offset)
+    else:
+        starts = None
+    if starts is None:
+        raise PytraceError(f"Can't check if uprobe is in proper place: {where}", ap.span)
+    if not starts:
+        raise PytraceError(f"Could not add uprobe into middle of instruction: {where}",
+                           ap.span)
+
+
+class UprobeProvider(Provider):
     ctx_kind = "pt_regs"
     user = True
     prog_type = "uprobe"
+    # A uprobe's consumers run newest first: attached last to first (runtime.attach).
+    runs_newest_first = True
     expands_for_pid = True  # with -p, names resolve inside that process
 
     def __init__(self, name: str, aliases: tuple[str, ...], retprobe: bool):
@@ -95,11 +121,17 @@ class UprobeProvider:
             raise PytraceError(f"{ap.raw}: a {self.name} can not have an offset", ap.span)
         if _ADDRESS.match(func):
             # An absolute address in the binary (a virtual address, as nm shows it).
-            addr = int(func, 0)
+            addr = int(func, 0) if len(func.lstrip("0xX")) <= 20 else 1 << 64  # int() refuses 4300+ digits
             try:
+                # Like bpftrace: an address must lie inside a function the binary names.
+                inside = elf.symbolize_vaddr(addr + offset)
+                if inside is None:
+                    raise SymbolError("no function there")
                 file_offset = elf.file_offset(addr + offset)
-            except SymbolError as e:
-                raise PytraceError(f"{ap.raw}: {e}", ap.span) from None
+            except SymbolError:
+                raise PytraceError(f"Could not resolve address: {shown}:{func}",
+                                   ap.span) from None
+            check_instruction_start(ap, target, path, elf, *inside, shown)
             return [AttachSpec(self.name, f"{self.name}:{shown}:{func}", path, func,
                                file_offset)]
         if wildcard.has_wildcard(func):
@@ -121,12 +153,17 @@ class UprobeProvider:
             if found and not offset:
                 return [AttachSpec(self.name, f"{self.name}:{shown}:{d}", path, d,
                                    elf.file_offset(s.address)) for d, s in found]
+        sym = elf.lookup(func)
+        if sym is not None and offset and sym.size and offset >= sym.size:
+            raise PytraceError(f"Offset outside the function bounds ('{func}' size is "
+                               f"{sym.size})", ap.span)
         try:
             file_offset = elf.uprobe_offset(func, offset)
         except SymbolError as e:
             if elf.lookup(func) is None:
                 raise NothingMatched(f"{ap.raw}: {e}", ap.span) from None
             raise PytraceError(f"{ap.raw}: {e}", ap.span) from None
+        check_instruction_start(ap, target, path, elf, sym, offset, shown)
         suffix = f"+{offset}" if offset else ""
         return [AttachSpec(self.name, f"{self.name}:{shown}:{func}{suffix}", path, func,
                            file_offset)]

@@ -18,15 +18,18 @@ from pytrace.diagnostics import PytraceError
 from pytrace.kernel import wildcard
 from pytrace.kernel.elf_symbols import ElfSymbols, SymbolError
 from pytrace.kernel.usdt import UsdtError, load_probes, load_process_probes, match_probes
+from pytrace.probes import Provider
 from pytrace.probes.uprobe import (attach_pid, attach_points, binary_path, has_uprobe_multi,
                                    multi_program_attrs, shown_path)
 from pytrace.resources import AttachSpec
 
 
-class UsdtProvider:
+class UsdtProvider(Provider):
     name = "usdt"
     aliases = ("U",)
     prog_type = "usdt"
+    # USDT probes are uprobes: their consumers run newest first.
+    runs_newest_first = True
     ctx_kind = "usdt"
     user = True
     is_return = False

@@ -10,13 +10,14 @@ stops the watched process.
 from __future__ import annotations
 
 from pytrace.diagnostics import PytraceError
+from pytrace.probes import Provider
 from pytrace.resources import AttachSpec
 
 LENGTHS = (1, 2, 4, 8)
 MODES = ("r", "w", "x", "rw")
 
 
-class WatchpointProvider:
+class WatchpointProvider(Provider):
     prog_type = "perf_event"
 
     def __init__(self, name: str, aliases: tuple[str, ...]):
@@ -30,7 +31,9 @@ class WatchpointProvider:
         try:
             addr = int(addr_text, 0)
         except ValueError:
-            raise PytraceError(f"Invalid watchpoint address: {addr_text}", ap.span) from None
+            addr = -1
+        if not 0 <= addr < 1 << 64:
+            raise PytraceError(f"Invalid watchpoint address: {addr_text}", ap.span)
         try:
             length = int(length_text, 0)
         except ValueError:

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 
-from pytrace.diagnostics import PytraceError
+from pytrace.kernel.errors import PytraceError  # the layer beneath diagnostics
 
 
 STOP_TIMEOUT_S = 5.0    # how long a transport may take to end once its stdin closed

@@ -26,11 +26,10 @@ class Attachments:
         sync=False: the caller calls target.sync() itself (a remote target then
         sends the attaches together with what the caller adds, in one request)."""
         count = 0
-        for prog in loaded.programs:
+        for prog in declaration_order(loaded.programs):
             # A provider with attach_program attaches all of a program's points at
             # once (uprobe_multi: one link per binary); a program has one provider.
-            whole = prog.spec.attach and getattr(get_provider(prog.spec.attach[0].provider),
-                                                 "attach_program", None)
+            whole = prog.spec.attach and get_provider(prog.spec.attach[0].provider).attach_program
             if whole:
                 self._keep(self._attach(prog.spec.attach[0], whole, self.target, prog.fd,
                                         prog.spec, options))
@@ -90,6 +89,18 @@ class Attachments:
                 self.target.detach_many(handles)
             except (OSError, PytraceError):
                 pass  # already gone (e.g. the process it watched exited)
+
+
+def declaration_order(programs: list) -> list:
+    """The attach order that makes blocks on the same event run as declared.
+    The kernel runs most attachments in the order they were made, but a uprobe,
+    kprobe or fentry point runs its newest attachment first: those providers
+    (`runs_newest_first`) are attached last to first."""
+    def newest_first(prog) -> bool:
+        return bool(prog.spec.attach
+                    and get_provider(prog.spec.attach[0].provider).runs_newest_first)
+    return ([p for p in programs if not newest_first(p)]
+            + [p for p in programs if newest_first(p)][::-1])
 
 
 def _reason(e: OSError) -> str:

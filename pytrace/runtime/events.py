@@ -8,11 +8,12 @@ map, ...), and tells the loop whether the program asked to exit.
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 import sys
-import time
 
+from pytrace.builtins import event_handlers
 from pytrace.kernel.ringbuf import DISCARD_BIT, LENGTH_MASK, join_records
 from pytrace.kernel.ringbuf import HEADER_SIZE as RECORD_HEADER
 from pytrace.output.sink import Sink
@@ -47,17 +48,6 @@ def _record_unpacker(action: AsyncAction):
     return struct.Struct(layout).unpack_from
 
 
-CAT_BYTES_MAX = 10240  # bpftrace's default limit for cat()
-
-
-def cat_bytes_max() -> int:
-    """cat()'s limit: BPFTRACE_CAT_BYTES_MAX as in bpftrace, else 10240 bytes."""
-    try:
-        return int(os.environ.get("BPFTRACE_CAT_BYTES_MAX", CAT_BYTES_MAX))
-    except ValueError:
-        return CAT_BYTES_MAX
-
-
 class EventHandler:
     """Decodes records and performs their actions; `maps` is a runtime.maps.MapAccess."""
 
@@ -71,14 +61,12 @@ class EventHandler:
         self.source = source  # the program's Source, to locate -k warnings
         self.warn = warn or (lambda text: print(text, file=sys.stderr))
         self.unwatch = unwatch  # detaches the watchpoints on an address (runtime.attach)
-        self.handlers = {
-            "printf": self.on_printf, "print_map": self.on_print_map,
-            "print_value": self.on_print_value, "time": self.on_time,
-            "exit": self.on_exit, "clear": self.on_clear, "zero": self.on_zero,
-            "join": self.on_join, "cat": self.on_cat, "system": self.on_system,
-            "errorf": self.on_errorf, "warnf": self.on_warnf,
-            "helper_error": self.on_helper_error, "unwatch": self.on_unwatch,
-        }
+        # What userspace does for each action kind: the builtin records' handlers
+        # (pytrace.builtins.event_handlers), and -k's helper errors.
+        self.handlers = {kind: functools.partial(handle, self)
+                         for kind, handle in event_handlers().items()}
+        self.handlers.update({"errorf": self.on_errorf, "warnf": self.on_warnf,
+                              "helper_error": self.on_helper_error})
         self._fast = [self._fast_printf(a) if a.kind == "printf" else None
                       for a in resources.actions]
         # The text sink's printf only writes its text: a batch's lines can be
@@ -193,62 +181,6 @@ class EventHandler:
         return list(zip(action.args.elems, self.args(action, payload)))
 
     # ---- actions -----------------------------------------------------------
-    def on_printf(self, action, payload):
-        from pytrace.output.printf import format_printf
-        self.sink.printf(format_printf(action.fmt or "", self.typed_args(action, payload)))
-
-    def on_print_value(self, action, payload):
-        (ty, value), = self.typed_args(action, payload)[:1]
-        self.sink.value(ty, value)
-
-    def on_print_map(self, action, payload):
-        opts = action.options
-        self.maps.print(action.map_name, top=int(opts.get("top", 0) or 0),
-                        div=int(opts.get("div", 0) or 0))
-
-    def on_time(self, action, payload):
-        fmt = action.fmt if action.fmt is not None else "%H:%M:%S\n"
-        self.sink.time(time.strftime(fmt, time.localtime()))
-
-    def on_exit(self, action, payload):
-        return True
-
-    def on_unwatch(self, action, payload):
-        if self.unwatch is not None:
-            self.unwatch(self.args(action, payload)[0])
-
-    def on_clear(self, action, payload):
-        self.maps.clear(action.map_name)
-
-    def on_zero(self, action, payload):
-        self.maps.zero(action.map_name)
-
-    def on_join(self, action, payload):
-        """Payload: u64 count of strings read, then the strings."""
-        delim = action.options.get("delim", " ")
-        count, *strings = self.args(action, payload)
-        self.sink.join(delim.join(strings[:count]))
-
-    def on_cat(self, action, payload):
-        """cat(): the file's first cat_bytes_max() bytes; a file that cannot be
-        read is an error line on stderr and, as in bpftrace, an empty cat message."""
-        from pytrace.output.printf import format_printf
-        path = format_printf(action.fmt or "", self.typed_args(action, payload))
-        try:
-            data = self.target.read_file(path, cat_bytes_max())
-        except OSError as e:
-            self.warn(f"ERROR: failed to open file '{path}': {e.strerror or e}")
-            data = b""
-        self.sink.cat(data.decode("utf-8", errors="surrogateescape"))
-
-    def on_system(self, action, payload):
-        from pytrace.output.printf import format_printf
-        command = format_printf(action.fmt or "", self.typed_args(action, payload))
-        # As bpftrace: the command's stdout is taken and printed in the trace's
-        # order; its stderr (and stdin) stay the terminal's. It runs on the target.
-        out = self.target.run_command(command)
-        self.sink.system(out.decode("utf-8", errors="surrogateescape"))
-
     def on_errorf(self, action, payload):
         from pytrace.output.printf import format_printf
         self.warn("ERROR: " + format_printf(action.fmt or "", self.typed_args(action, payload)))

@@ -314,6 +314,8 @@ def _log_of(err) -> str:
     return getattr(err, "log", None) or getattr(err, "verifier_log", None) or ""
 
 
+BPF_STACK_BYTES = 512
+
 # Log lines that are statistics, not reasons.
 # (A pattern string: compiled only when a program is rejected.)
 _NOISE = (r"^(processed \d+ insns|verification time|stack depth|"
@@ -345,4 +347,10 @@ def verifier_error(spec: ProgramSpec, log: str, resources: Resources) -> LoadErr
             # The kernel offers the helper only when built with it.
             message += (" (override() needs a kernel built with "
                          "CONFIG_BPF_KPROBE_OVERRIDE)")
+        deepest = re.search(r"(?:write to|read from) stack R10 off=-(\d+)", summary[-1])
+        if deepest and int(deepest.group(1)) > BPF_STACK_BYTES:
+            # The backend lets a big frame through (-bpf-stack-size); the verifier
+            # names only one access of it.
+            message += (f" (the program needs at least {deepest.group(1)} bytes of stack; "
+                        f"BPF allows {BPF_STACK_BYTES})")
     return LoadError(message, spec.span, summary[:-1] if summary else [])

@@ -4,8 +4,10 @@
 order: banner, BEGIN (BPF_PROG_TEST_RUN in this process), attach, release the
 `-c` child, then wait on the ring buffer, signals and the watched process at
 once (epoll), so exit() or the child's end is acted on at once, not after a
-poll timeout. At the end: detach, END, drain its events, `"\\n\\n"`, every user
-map in name order. Detaching happens in `finally`, whatever went wrong.
+poll timeout. SIGUSR1 prints every map then and there (as the exit does, without
+the separator; nothing is cleared). At the end: detach, END, drain its events,
+`"\\n\\n"`, every user map in name order. Detaching happens in `finally`,
+whatever went wrong.
 """
 
 from __future__ import annotations
@@ -51,11 +53,13 @@ class TraceOptions:
 
 
 class StopSignals:
-    """SIGINT/SIGTERM set a flag and wake the loop through a pipe (set_wakeup_fd)."""
+    """SIGINT/SIGTERM set a flag and wake the loop through a pipe (set_wakeup_fd);
+    SIGUSR1 asks for the maps to be printed, counted so none is missed."""
 
     def __init__(self, enabled: bool, on_signal=None):
         self.received = 0
         self.on_signal = on_signal   # told at once (a remote target stops waiting)
+        self.print_requests = 0
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
         self.read_fd = -1
         self._saved: dict = {}
@@ -70,12 +74,23 @@ class StopSignals:
         self._old_wakeup = signal.set_wakeup_fd(self._write_fd)
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._saved[sig] = signal.signal(sig, self._on_signal)
+        self._saved[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, self._on_print)
         return self
 
     def _on_signal(self, signum, frame):
         self.received = signum
         if self.on_signal is not None:
             self.on_signal()
+
+    def _on_print(self, signum, frame):
+        self.print_requests += 1
+
+    def take_print_request(self) -> bool:
+        """True once per SIGUSR1 received since the last call."""
+        if self.print_requests:
+            self.print_requests -= 1
+            return True
+        return False
 
     def __exit__(self, *exc):
         if not self.enabled:
@@ -251,6 +266,9 @@ class _Loop:
                     return
                 if self.stop is not None and self.stop.received:
                     return
+                while self.stop is not None and self.stop.take_print_request():
+                    self.maps.print_all()
+                    _flush(self.sink)
                 if watched is not None and watched.exited():
                     self.drain()  # what the process did before it ended
                     return

@@ -55,6 +55,9 @@ def decode_map(spec: MapSpec, raw: list[tuple[bytes, bytes]], ncpus: int,
     if spec.has_bucket_key:
         return _group_histograms(spec, raw, ncpus, symbols)
     key_of, value_of = key_decoder(spec, symbols), value_decoder(spec, ncpus, symbols)
+    if not raw and not spec.key_types and isinstance(spec.value_type, T.CountType):
+        # bpftrace's keyless count lives in an array: never written, it reads 0.
+        return [((), 0)]
     return [(key_of(k), value_of(v)) for k, v in raw]
 
 
@@ -108,9 +111,14 @@ class MapAccess:
         fd, spec = self._fd_spec(name)
         return read_map(self.target, fd, spec, self.ncpus, self.symbols)
 
+    @property
+    def _descending(self) -> bool:
+        """pytrace's `print_order = descending` (pytrace.settings): largest first."""
+        return self.loaded.resources.config.get("print_order") == "descending"
+
     def print(self, name: str, top: int = 0, div: int = 0) -> None:
         spec = self.loaded.resources.map(name)
-        self.sink.map(spec, self.read(name), top=top, div=div)
+        self.sink.map(spec, self.read(name), top=top, div=div, descending=self._descending)
 
     def _exit_specs(self) -> list[MapSpec]:
         return sorted(self.loaded.resources.user_maps,
@@ -139,7 +147,8 @@ class MapAccess:
             self.read_for_exit()
         for spec in self._exit_specs():
             raw = self._at_exit[spec.name]
-            self.sink.map(spec, decode_map(spec, raw, self.ncpus, self.symbols))
+            self.sink.map(spec, decode_map(spec, raw, self.ncpus, self.symbols),
+                          descending=self._descending)
 
     def clear(self, name: str) -> None:
         fd, spec = self._fd_spec(name)

@@ -75,13 +75,25 @@ class TargetSymbols:
         return self._users[pid]
 
     def _user_frame(self, addr: int, pid: int) -> V.Frame:
+        if getattr(self.resources, "config", {}).get("no_user_symbols"):
+            return V.Frame(addr)   # BPFTRACE_NO_USER_SYMBOLS=1: addresses only
         sym = self._user(pid)
         r = sym.resolve(addr) if sym is not None else None
         if r is None:
             r = self._probed_executable_symbol(addr)
         if r is None:
             return V.Frame(addr)
-        return V.Frame(addr, r[0], r[1], r[2])  # r[2]: the mapped file, for perf mode
+        # r[2]: the mapped file, for perf mode
+        return V.Frame(addr, self._demangled(r[0]), r[1], r[2])
+
+    def _demangled(self, name: str) -> str:
+        """A C++ name as bpftrace prints it, `ns::f(int)`, unless
+        BPFTRACE_NO_CPP_DEMANGLE=1; a name that is not C++ as it is."""
+        if not name.startswith("_Z") or \
+                getattr(self.resources, "config", {}).get("no_cpp_demangle"):
+            return name
+        from pytrace.probes.demangle import demangle
+        return demangle(name) or name
 
     def _probed_executable_symbol(self, addr: int):
         """A process that exited before its event was printed has no maps left:
@@ -120,7 +132,7 @@ class TargetSymbols:
     def _stack_addresses(self, stype: T.StackType, stack_id: int) -> list[int]:
         if stack_id < 0 or self.loaded is None:
             return []
-        from pytrace.builtins.stacks import stack_map_name
+        from pytrace.resources import stack_map_name
         name = stack_map_name(stype.limit)
         try:
             fd = self.loaded.map_fd(name)

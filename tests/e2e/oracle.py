@@ -11,6 +11,7 @@ prints ties in hash order, and 0.17 has the deviations in OUTPUT.md §11.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,9 @@ def main(names: list[str]) -> None:
             if names and case["name"] not in names:
                 continue
             argv = [a.replace("{wl}", wl) for a in case["argv"]]
-            done = subprocess.run(["bpftrace", *argv], capture_output=True, text=True, timeout=60)
+            env = {**os.environ, **case.get("env", {})}
+            done = subprocess.run(["bpftrace", *argv], capture_output=True, text=True, timeout=60,
+                                  env=env)
             print(f"== {case['name']} (exit {done.returncode})\n{done.stdout}")
             if done.returncode == 0:
                 case["stdout"] = done.stdout.replace(wl, "{wl}")

@@ -5,7 +5,8 @@ stdout bpftrace 0.17 printed for them on this machine (produced once while
 writing the case; bpftrace is not needed to run these tests). Workloads are
 deterministic: BEGIN-only programs, timers that exit after a fixed number of
 ticks, or `-c` runs of `wl`, a static C program that makes exactly the
-system calls its arguments name. `{wl}` stands for the workload's path.
+system calls its arguments name. `{wl}` stands for the workload's path. A
+case may set environment variables (`"env": {"BPFTRACE_STRLEN": "8"}`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ TARGETS = [[], ["--target", "exec:"]]
 @pytest.mark.kernel
 @pytest.mark.parametrize("target", TARGETS, ids=["local", "exec"])
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
-def test_oneliner_prints_what_bpftrace_prints(case, target, wl, capfd):
+def test_oneliner_prints_what_bpftrace_prints(case, target, wl, capfd, monkeypatch):
+    for name, value in case.get("env", {}).items():
+        monkeypatch.setenv(name, value)
     argv = target + [a.replace("{wl}", wl) for a in case["argv"]]
     code, out, err = run_pytrace(argv, capfd)
     assert code == 0, err

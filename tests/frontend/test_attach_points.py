@@ -60,7 +60,7 @@ def test_quotes_protect_colons_and_are_removed():
 
 @pytest.mark.parametrize("raw, message", [
     ("foo:bar", "Invalid probe type: foo"),
-    ("BEGIN:x", "BEGIN probes take no arguments"),
+    ("BEGIN:x", "BEGIN probe type requires 0 arguments"),
 ])
 def test_bad_attach_points(raw, message):
     with pytest.raises(PytraceError, match=message):

@@ -43,11 +43,18 @@ class ToolRun:
     """One run of `pytrace TOOL ARGS`, stopped with SIGINT when the block ends."""
 
     def __init__(self, tool: str, *args: str, ready: str | None = None,
-                 options: tuple[str, ...] = ()):
+                 options: tuple[str, ...] = (), env: dict | None = None,
+                 link_roots: list[int] | None = None, count_links: bool = True):
         # `ready`: a regex for a line to wait for before the probes' links; by
-        # default the "Attaching N probes..." banner.
+        # default the "Attaching N probes..." banner. The links are looked for
+        # in pytrace's process tree, or under `link_roots` (an sshd whose
+        # session runs the agent); `count_links=False` when they are out of
+        # sight (a VM): the test then repeats its workload until it is seen.
         self.argv = [sys.executable, "-m", "pytrace", "-B", "line", *options, tool, *args]
         self.ready = re.compile(ready) if ready else None
+        self.env = env
+        self.link_roots = link_roots
+        self.count_links = count_links
         self.proc: subprocess.Popen | None = None
         self.lines: queue.Queue = queue.Queue()
         self.stdout_lines: list[str] = []
@@ -58,7 +65,7 @@ class ToolRun:
     # ---- start ----------------------------------------------------------------------
     def start(self) -> "ToolRun":
         self.proc = subprocess.Popen(self.argv, cwd=ROOT, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True,
+                                     stderr=subprocess.PIPE, text=True, env=self.env,
                                      errors="replace", start_new_session=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -95,7 +102,7 @@ class ToolRun:
         # CPU) or share one (uprobe_multi): wait until the process holds BPF
         # links and their number has settled.
         links, since = 0, time.monotonic()
-        while probes and time.monotonic() < deadline:
+        while probes and self.count_links and time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self._fail("exited before it was ready")
             now, count = time.monotonic(), self._links()
@@ -109,7 +116,8 @@ class ToolRun:
         """BPF links held by pytrace and its children (a `--target exec:` agent
         holds them in a child process)."""
         count = 0
-        for pid in _process_tree(self.proc.pid):
+        roots = self.link_roots or [self.proc.pid]
+        for pid in (p for root in roots for p in _process_tree(root)):
             fd_dir = f"/proc/{pid}/fd"
             try:
                 fds = os.listdir(fd_dir)
@@ -148,6 +156,19 @@ class ToolRun:
             if regex.search(line):
                 return line
         raise AssertionError(f"no line matching {pattern!r}:\n{''.join(self.stdout_lines)}")
+
+    def output_so_far(self) -> str:
+        """What the tool printed until now (its run goes on)."""
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                break
+            if line is None:
+                self.lines.put(None)
+                break
+            self.stdout_lines.append(line)
+        return "".join(self.stdout_lines)
 
     def stop(self) -> str:
         """Ctrl-C; wait for the exit; the whole stdout (also in `.output`)."""
@@ -204,6 +225,29 @@ def _process_tree(root: int) -> list[int]:
             pass
         i += 1
     return pids
+
+
+CLEAR_SCREEN = "\x1b[H\x1b[2J"   # what filetop and biotop print before each interval
+
+
+def top_intervals(output: str) -> list[str]:
+    """A top-style tool's output cut into its intervals, each from the line with
+    the time and load averages to the line before the next such line."""
+    starts = [m.start() for m in re.finditer(r"^.*\d\d:\d\d:\d\d loadavg: ", output, re.M)]
+    return [output[a:b] for a, b in zip(starts, starts[1:] + [len(output)])]
+
+
+def rows_in_order(interval: str, *patterns: str) -> list[int] | None:
+    """Where the first line matching each pattern is in one interval (line
+    numbers), or None when one of them is not there."""
+    lines = interval.splitlines()
+    found = []
+    for pattern in patterns:
+        at = [i for i, line in enumerate(lines) if re.search(pattern, line)]
+        if not at:
+            return None
+        found.append(at[0])
+    return found
 
 
 def run_tool(tool: str, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:

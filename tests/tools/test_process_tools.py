@@ -73,3 +73,12 @@ def test_cpuwalk_counts_samples_on_the_cpu_a_busy_process_runs_on():
     match = re.search(r"^\[0, 1\)\s+(\d+) \|", run.output, re.M)
     assert "@cpu:" in run.output and match, run.output
     assert int(match.group(1)) >= 50  # ~99 samples in the busy second
+
+
+def test_naptime_shows_the_sleeper_its_parent_and_the_duration():
+    with ToolRun("naptime") as run:
+        shell = subprocess.Popen(["sh", "-c", "sleep 0.25; sleep 0.3"])
+        shell.wait()
+    rows = [r for r in run.rows(6) if len(r) == 6 and r[1] == str(shell.pid)]
+    assert [(r[2], r[4], r[5]) for r in rows] == [("sh", "sleep", "0.250"),
+                                                  ("sh", "sleep", "0.300")], run.output

@@ -7,24 +7,42 @@ import time
 
 import pytest
 
-from tests.tools.harness import ToolRun, run_tool
+from tests.tools.harness import CLEAR_SCREEN, ToolRun, rows_in_order, run_tool, top_intervals
 from tests.tools.workloads import spawn_and_wait
 
 
 def test_filetop_counts_reads_and_writes_of_a_file_by_thread(short_tmp):
-    path = short_tmp / "filetop-data"
+    path, small = short_tmp / "filetop-data", short_tmp / "filetop-small"
     with ToolRun("filetop") as run:
+        # One process, back to back: the big file's writes and the small one's
+        # fall in the same interval, where the big one's row must come first.
+        # Megabytes, so that both are among the 20 rows shown on a busy machine.
         script = (f"f = open('{path}', 'wb', buffering=0)\n"
-                  "for _ in range(5): f.write(b'x' * 3000)\n"
-                  "f.close()\n"
+                  f"g = open('{small}', 'wb', buffering=0)\n"
+                  "for _ in range(5): f.write(b'x' * 3_000_000)\n"
+                  "g.write(b'y' * 1_000_000)\n"
+                  "f.close(); g.close()\n"
                   f"f = open('{path}', 'rb', buffering=0)\n"
-                  "while f.read(1000): pass\n")
+                  "while f.read(1_000_000): pass\n")
         pid = spawn_and_wait(["python3", "-c", script])
         run.wait_for(rf"^@reads\[{pid}, python3, \d+, {path}\]", timeout=5)
     writes = re.search(rf"^@writes\[{pid}, python3, \d+, {path}\]: (.*)$", run.output, re.M)
     reads = re.search(rf"^@reads\[{pid}, python3, \d+, {path}\]: (.*)$", run.output, re.M)
-    assert writes.group(1) == "count 5, average 3000, total 15000"
-    assert reads.group(1) == "count 15, average 1000, total 15000"
+    assert writes.group(1) == "count 5, average 3000000, total 15000000"
+    assert reads.group(1) == "count 15, average 1000000, total 15000000"
+    # Busiest first: in the interval with both, the 15 MB row is above the
+    # 1 MB one (bpftrace's own order would put it below).
+    both = [rows_in_order(block, rf"^@writes\[{pid}, python3, \d+, {path}\]",
+                          rf"^@writes\[{pid}, python3, \d+, {small}\]: count 1, average 1000000, ")
+            for block in top_intervals(run.output)]
+    both = [found for found in both if found]
+    assert both and all(big < little for big, little in both), run.output
+    # Each interval clears the screen, then the time, load averages and the header.
+    intervals = top_intervals(run.output)
+    assert intervals and all(block.startswith(CLEAR_SCREEN) for block in intervals)
+    assert all(re.match(r"\x1b\[H\x1b\[2J\d\d:\d\d:\d\d loadavg: [\d.]+ [\d.]+ [\d.]+ \d+/\d+ "
+                        r"\d+\n\n@reads/@writes\[TID, COMM, FD, FILE\]: count, average bytes, "
+                        r"total bytes\n", block) for block in intervals), intervals[0]
 
 
 def interrupt_counts() -> dict[str, int]:
