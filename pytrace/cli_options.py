@@ -226,6 +226,7 @@ ENVIRONMENT:
     PYTRACE_DEBUG           [default: unset] set: an internal error shows its Python traceback
     PYTRACE_REMOTE_PYTHON   [default: python3] the Python that runs the agent on a --target
     PYTRACE_SSH_OPTS        [default: none] more options for ssh with --target ssh://
+    PYTRACE_REMOTE_TIMEOUT  [default: 30] seconds to wait for a --target's agent to answer
     PYTRACE_REMOTE_STATS    [default: unset] set: a remote run reports its round trips
     PYTRACE_REMOTE_TRACE    [default: unset] set: each request to a remote agent on stderr
 

@@ -3,8 +3,9 @@
 Like `bpftrace --info`: the system and the build, then which BPF helpers, kernel
 features, map types, program types and probe types the kernel has. Every answer is one small
 action through the Target (a two-instruction program loaded and closed, a
-one-entry map created and closed, a file looked at), so the whole report costs
-milliseconds, plus one read of the kernel's BTF to try a kfunc program.
+one-entry map created and closed, a file looked at), all the loads asked in one
+Target.probe_loads, so the whole report costs milliseconds (a few round trips
+to a remote target), plus one read of the kernel's BTF to try a kfunc program.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from pytrace import __version__
 from pytrace.diagnostics import PytraceError
 from pytrace.kernel import bpf, btf
-from pytrace.kernel.errors import KernelError, ProgLoadError
+from pytrace.kernel.errors import KernelError
 from pytrace.kernel.tracefs import TracefsError, tracefs_root
 
 RETURN_ZERO = bytes.fromhex("b700000000000000" "9500000000000000")   # r0 = 0; exit
@@ -49,6 +50,9 @@ MAP_TYPES = (
 
 EVENT_SOURCES = "/sys/bus/event_source/devices"
 BTF_VMLINUX = "/sys/kernel/btf/vmlinux"
+REF_CTR_FORMAT = f"{EVENT_SOURCES}/uprobe/format/ref_ctr_offset"
+OS_FILES = ("/proc/sys/kernel/ostype", "/proc/sys/kernel/osrelease", "/proc/sys/kernel/version")
+ARCH_FILE = "/proc/sys/kernel/arch"
 
 
 def print_info(target_name: str = "local") -> int:
@@ -75,96 +79,100 @@ def render(sections: list[tuple[str, list[tuple[str, object]]]]) -> str:
 
 
 def report(target) -> list[tuple[str, list[tuple[str, object]]]]:
-    """Every section of the report, as (title, [(name, value)]) with yes/no as bools."""
-    prog = _ProgramProbe(target)
+    """Every section of the report, as (title, [(name, value)]) with yes/no as bools.
+    Every map and program it tries goes to the target in one probe_loads (one
+    round trip to a remote target); the files it reads in one prefetch."""
+    target.prefetch([*OS_FILES, ARCH_FILE, REF_CTR_FORMAT])
     devices = _list(target, EVENT_SOURCES)
-    kprobe_progs = prog.loads(bpf.PROG_KPROBE)
-    tracepoint_progs = prog.loads(bpf.PROG_TRACEPOINT)
-    perf_progs = prog.loads(bpf.PROG_PERF_EVENT)
-    raw_tracepoint_progs = prog.loads(bpf.PROG_RAW_TRACEPOINT)
-    fentry_progs = prog.loads_fentry()
+    probes = _Probes(target)
+    kprobe_progs = probes.prog(bpf.PROG_KPROBE)
+    tracepoint_progs = probes.prog(bpf.PROG_TRACEPOINT)
+    perf_progs = probes.prog(bpf.PROG_PERF_EVENT)
+    raw_tracepoint_progs = probes.prog(bpf.PROG_RAW_TRACEPOINT)
+    fentry_progs = probes.fentry()
+    long_programs = probes.prog(bpf.PROG_KPROBE, LONG_PROGRAM)
+    loops = probes.prog(bpf.PROG_KPROBE, BOUNDED_LOOP)
+    helpers = [(name, probes.helper(number)) for name, number in HELPERS]
+    maps = [(name, probes.map(*spec)) for name, *spec in MAP_TYPES]
+    probes.run()
     return [
-        ("System", [("OS", _os_line(target)), ("Arch", _read(target, "/proc/sys/kernel/arch"))]),
+        ("System", [("OS", _os_line(target)), ("Arch", _read(target, ARCH_FILE))]),
         ("Build", _build_rows()),
-        ("Kernel helpers", [(name, prog.has_helper(number)) for name, number in HELPERS]),
+        ("Kernel helpers", [(name, answer()) for name, answer in helpers]),
         ("Kernel features", [
-            ("Instruction limit", 1000000 if prog.loads(bpf.PROG_KPROBE, LONG_PROGRAM)
-             else 4096),
-            ("Loop support", prog.loads(bpf.PROG_KPROBE, BOUNDED_LOOP)),
+            ("Instruction limit", 1000000 if long_programs() else 4096),
+            ("Loop support", loops()),
             ("btf", target.path_exists(BTF_VMLINUX)),
             ("map batch", target.supports("map_batch")),
-            ("uprobe refcount (USDT semaphores)",
-             target.path_exists(f"{EVENT_SOURCES}/uprobe/format/ref_ctr_offset")),
+            ("uprobe refcount (USDT semaphores)", target.path_exists(REF_CTR_FORMAT)),
             ("uprobe_multi links", target.supports("uprobe_multi")),
             ("perf event cookies", target.supports("perf_cookie")),
         ]),
-        ("Map types", [(name, _map_creates(target, *spec)) for name, *spec in MAP_TYPES]),
+        ("Map types", [(name, answer()) for name, answer in maps]),
         ("Program types", [
-            ("kprobe", kprobe_progs), ("tracepoint", tracepoint_progs),
-            ("perf_event", perf_progs), ("raw_tracepoint", raw_tracepoint_progs),
-            ("tracing (fentry)", fentry_progs),
+            ("kprobe", kprobe_progs()), ("tracepoint", tracepoint_progs()),
+            ("perf_event", perf_progs()), ("raw_tracepoint", raw_tracepoint_progs()),
+            ("tracing (fentry)", fentry_progs()),
         ]),
         # A probe type needs its program type and the means to attach it.
         ("Probe types", [
-            ("kprobe", kprobe_progs and "kprobe" in devices),
-            ("uprobe", kprobe_progs and "uprobe" in devices),
-            ("tracepoint", tracepoint_progs and _tracefs_readable(target)),
-            ("rawtracepoint", raw_tracepoint_progs),
-            ("kfunc", fentry_progs),
-            ("perf_event (profile, interval, software)", perf_progs),
-            ("hardware", perf_progs and any(_is_cpu_pmu(d) for d in devices)),
-            ("watchpoint", perf_progs and "breakpoint" in devices),
+            ("kprobe", kprobe_progs() and "kprobe" in devices),
+            ("uprobe", kprobe_progs() and "uprobe" in devices),
+            ("tracepoint", tracepoint_progs() and _tracefs_readable(target)),
+            ("rawtracepoint", raw_tracepoint_progs()),
+            ("kfunc", fentry_progs()),
+            ("perf_event (profile, interval, software)", perf_progs()),
+            ("hardware", perf_progs() and any(_is_cpu_pmu(d) for d in devices)),
+            ("watchpoint", perf_progs() and "breakpoint" in devices),
         ]),
     ]
 
 
-class _ProgramProbe:
-    """Tiny programs loaded through the target and closed at once."""
+class _Probes:
+    """Tiny programs and maps to try, collected and then tried at once
+    (Target.probe_loads); each method returns the function giving its answer."""
 
     def __init__(self, target):
         self.target = target
+        self.requests: list[dict] = []
+        self.results: list[list] = []
 
-    def loads(self, prog_type: int, insns: bytes = RETURN_ZERO, **kwargs) -> bool:
-        try:
-            fd, _ = self.target.prog_load(prog_type, insns, name="info_probe", **kwargs)
-        except KernelError:
-            return False
-        self.target.close(fd)
-        return True
+    def _add(self, request: dict, judge):
+        index = len(self.requests)
+        self.requests.append(request)
+        return lambda: judge(*self.results[index])
 
-    def has_helper(self, number: int) -> bool:
+    def prog(self, prog_type: int, insns: bytes = RETURN_ZERO, **kwargs):
+        return self._add({"prog": [prog_type, insns], **kwargs}, lambda ok, log: ok)
+
+    def helper(self, number: int):
         """Whether the verifier knows helper `number` in kprobe programs. The call
         has no arguments set up, so a known helper is usually refused too, but
         for its arguments, not as an unknown function."""
         call = bytes([0x85, 0, 0, 0]) + number.to_bytes(4, "little")
-        try:
-            fd, _ = self.target.prog_load(bpf.PROG_KPROBE, call + RETURN_ZERO,
-                                          name="helper_probe")
-        except ProgLoadError as e:
-            return bool(e.log) and not any(w in e.log for w in ("unknown func", "invalid func"))
-        except KernelError:
-            return False
-        self.target.close(fd)
-        return True
 
-    def loads_fentry(self) -> bool:
+        def judge(ok, log):
+            return ok or (bool(log) and not any(w in log for w in ("unknown func",
+                                                                   "invalid func")))
+        return self._add({"prog": [bpf.PROG_KPROBE, call + RETURN_ZERO]}, judge)
+
+    def map(self, map_type: int, key_size: int, value_size: int, entries: int):
+        return self._add({"map": [map_type, key_size, value_size, entries]},
+                         lambda ok, log: ok)
+
+    def fentry(self):
         """A kfunc (fentry) program on a function every kernel has."""
         try:
             ids = btf.load_vmlinux(self.target).find_ids("vfs_read", "FUNC")
         except (OSError, btf.BTFError):
-            return False
-        return bool(ids) and self.loads(bpf.PROG_TRACING, attach_btf_id=ids[0],
-                                        expected_attach_type=bpf.ATTACH_TRACE_FENTRY)
+            ids = []
+        if not ids:
+            return lambda: False
+        return self.prog(bpf.PROG_TRACING, attach_btf_id=ids[0],
+                         expected_attach_type=bpf.ATTACH_TRACE_FENTRY)
 
-
-def _map_creates(target, map_type: int, key_size: int, value_size: int,
-                 entries: int) -> bool:
-    try:
-        fd = target.map_create(map_type, key_size, value_size, entries, name="info_probe")
-    except KernelError:
-        return False
-    target.close(fd)
-    return True
+    def run(self) -> None:
+        self.results = self.target.probe_loads(self.requests)
 
 
 def _tracefs_readable(target) -> bool:
@@ -181,9 +189,7 @@ def _is_cpu_pmu(device: str) -> bool:
 
 
 def _os_line(target) -> str:
-    kind = _read(target, "/proc/sys/kernel/ostype")
-    return " ".join(p for p in (kind, _read(target, "/proc/sys/kernel/osrelease"),
-                                _read(target, "/proc/sys/kernel/version")) if p)
+    return " ".join(p for p in (_read(target, path) for path in OS_FILES) if p)
 
 
 def _build_rows() -> list[tuple[str, object]]:

@@ -120,13 +120,22 @@ class Session:
         child = watched = loaded = None
         try:
             if getattr(target, "connecting", False):
-                _import_compiler()   # while the remote agent starts
+                # While the remote agent starts: ask for the facts the probes
+                # read (they come with its handshake), then load LLVM.
+                self._prefetch_facts(target)
+                _import_compiler()
             target.check_privileges()
             if self.command:
                 child = target.start_command(self.command)
             elif self.pid is not None:
                 watched = target.watch_process(self.pid)
-            compiled = self.compile(cpid=child.pid if child else 0)
+            try:
+                compiled = self.compile(cpid=child.pid if child else 0)
+            except Exception:   # noqa: BLE001 - re-raised
+                # A remote target checks privileges at its HELLO, which may not
+                # have come yet: that error comes first, as on this machine.
+                target.sync()
+                raise
             loaded = load(target, compiled.object, compiled.resources)
             if self.verbose:
                 self.report_programs(loaded)
@@ -154,6 +163,17 @@ class Session:
             if loaded is not None:
                 loaded.close(target)
             target.close_all(background=self.background_release)
+
+    def _prefetch_facts(self, target) -> None:
+        """Parse and tell the target the facts the probes will read. A program
+        that does not parse is left for compile() to report."""
+        from pytrace.passes.expand import prefetch_facts
+        from pytrace.passes.state import CompileState
+        try:
+            program = self.parse()
+            prefetch_facts(CompileState(program, target, list(self.params), self.program))
+        except Exception:   # noqa: BLE001 - compile() meets it again and reports it
+            return
 
     def report_programs(self, loaded) -> None:
         """-v: each program's size as loaded and what the verifier walked."""

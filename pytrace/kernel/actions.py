@@ -127,6 +127,31 @@ class KernelActions:
     def prog_info(self, fd):
         return bpf.prog_info(fd)
 
+    # ---- what the kernel accepts (--info) ---------------------------------------------
+    def probe_loads(self, requests):
+        """Try each request and undo it at once: {"map": [type, key_size,
+        value_size, max_entries]} or {"prog": [prog_type, insns], and
+        prog_load's keywords}. One [accepted, verifier log] per request; the
+        log is None when the refusal was not the verifier's (no log)."""
+        out = []
+        for request in requests:
+            try:
+                if "map" in request:
+                    fd = self.map_create(*request["map"], name="info_probe")
+                else:
+                    prog_type, insns = request["prog"]
+                    kwargs = {k: v for k, v in request.items() if k != "prog"}
+                    fd = self.prog_load(prog_type, insns, "GPL", name="info_probe", **kwargs)[0]
+            except ProgLoadError as e:
+                out.append([False, e.log or ""])
+                continue
+            except KernelError:
+                out.append([False, None])
+                continue
+            self.close(fd)
+            out.append([True, None])
+        return out
+
     # ---- a whole program set at once -----------------------------------------------------
     def load_all(self, maps, programs):
         """Create every map and load every program: (map fds, program fds).

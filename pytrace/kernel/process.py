@@ -16,7 +16,6 @@ from __future__ import annotations
 import ctypes
 import os
 import select
-import shutil
 import signal
 import time
 
@@ -75,6 +74,7 @@ class ChildCommand(WatchedProcess):
             raise PytraceError("Failed to run command '{}': {}".format(command, e)) from None
         if not argv:
             raise PytraceError("-c needs a command to run")
+        import shutil   # only for -c: off the agent's start-up path
         path = shutil.which(argv[0])
         if path is None:
             raise PytraceError("Failed to run command '{}': {}: command not found"

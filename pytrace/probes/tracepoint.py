@@ -46,7 +46,9 @@ class TracepointProvider(Provider):
         """The format file a plain `tracepoint:cat:event` reads (see prefetch_facts)."""
         if len(ap.parts) != 2 or _has_wildcard("".join(ap.parts)):
             return []
-        return [f"{_events_root(target)}/{ap.parts[0]}/{ap.parts[1]}/format"]
+        # Under every place tracefs may be: a remote target that has not said
+        # where its tracefs is sends them at once (and drops the others later).
+        return [f"{root}/events/{ap.parts[0]}/{ap.parts[1]}/format" for root in TRACEFS_ROOTS]
 
     def expand(self, ap, target) -> list[AttachSpec]:
         if len(ap.parts) != 2:

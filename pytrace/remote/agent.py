@@ -17,7 +17,6 @@ and probe it held, as it does for any process.
 
 from __future__ import annotations
 
-import hashlib
 import mmap
 import os
 import select
@@ -45,7 +44,7 @@ ALLOWED = frozenset("""
     attach_tracepoint attach_raw_tracepoint attach_kprobe attach_uprobe
     attach_uprobe_multi attach_perf_event attach_tracing attach_watchpoint
     detach detach_many close close_all ring_start ring_stop ping tracefs_tree
-    map_lookup_batches
+    map_lookup_batches probe_loads
 """.split())
 HANDLE_FIRST = frozenset("""
     map_lookup map_update map_delete map_get_next_key map_lookup_batch map_delete_batch
@@ -160,11 +159,20 @@ class Agent:
                                              "error": P.error_value(e)}))
                 return
             if handle is not None:
-                self.alias[handle] = result
+                self._alias(handle, result)
             results.append(result)
         # Records a call made (BEGIN, END) reach the host before its reply.
         self.flush_rings()
         self.send(P.REPLY, P.encode({"id": request["id"], "results": results}), compress=True)
+
+    def _alias(self, handle, result):
+        """Remember the host's handle for a result: a list of handles (load_all's
+        [[map handles], [program handles]]) names the items of a list result."""
+        if isinstance(handle, list):
+            for h, r in zip(handle, result):
+                self._alias(h, r)
+        else:
+            self.alias[handle] = result
 
     # ---- methods --------------------------------------------------------------------------
     def dispatch(self, method, args, kwargs):
@@ -190,6 +198,7 @@ class Agent:
         data = self.kernel.read_file(path, max_bytes)
         if len(data) < HASH_MIN:
             return {"data": data}
+        import hashlib   # only for big files: off the start-up path
         digest = hashlib.sha256(data).hexdigest()
         if digest == known:
             return {"hash": digest}

@@ -5,11 +5,13 @@
                              `exec:nsenter -t 1 -m -p --`; `exec:` alone runs the agent
                              as a child of pytrace on this machine (the loopback).
     ssh://[user@]host[:port] the system ssh client (keys, agents, ~/.ssh/config,
-                             jump hosts); extra options in $PYTRACE_SSH_OPTS.
+                             jump hosts); extra options in $PYTRACE_SSH_OPTS;
+                             BatchMode=yes unless those say otherwise.
     adb[:serial]             `adb [-s serial] shell`, through `su -c` when the
                              shell is not root.
 
-$PYTRACE_REMOTE_PYTHON names the target's interpreter (default python3).
+$PYTRACE_REMOTE_PYTHON names the target's interpreter (default python3);
+$PYTRACE_REMOTE_TIMEOUT bounds the wait for the agent's HELLO (and adb's probe).
 The transport runs in its own session, so the terminal's Ctrl-C reaches only
 pytrace, which then ends the trace in order (maps printed) before closing the
 transport. Closing its stdin ends the agent.
@@ -21,6 +23,7 @@ import collections
 import os
 import select
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -30,6 +33,22 @@ from pytrace.kernel.errors import PytraceError  # the layer beneath diagnostics
 
 
 STOP_TIMEOUT_S = 5.0    # how long a transport may take to end once its stdin closed
+DEFAULT_HANDSHAKE_TIMEOUT_S = 30.0
+
+
+def handshake_timeout() -> float:
+    """Seconds to wait for the agent's HELLO: $PYTRACE_REMOTE_TIMEOUT, default 30."""
+    text = os.environ.get("PYTRACE_REMOTE_TIMEOUT")
+    if text is None or not text.strip():
+        return DEFAULT_HANDSHAKE_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise PytraceError(f"PYTRACE_REMOTE_TIMEOUT: expected a number of seconds above "
+                           f"0, got {text!r}")
+    return value
 
 
 class Transport:
@@ -148,6 +167,24 @@ class Transport:
         if out is not None:
             out.close()
 
+    def kill(self) -> None:
+        """End the transport at once (it does not answer): nothing of it stays."""
+        proc = self.proc
+        if proc is None:
+            return
+        self.proc_stdin_close()
+        if proc.poll() is None:
+            try:   # its own session (start): its group holds what it started
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                proc.kill()
+        try:
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            pass
+        if proc.stdout is not None:
+            proc.stdout.close()
+
     def proc_stdin_close(self) -> None:
         try:
             if self.proc.stdin and not self.proc.stdin.closed:
@@ -200,7 +237,10 @@ def ssh_transport(spec: str) -> Transport:
         extra = shlex.split(os.environ.get("PYTRACE_SSH_OPTS", ""))
     except ValueError as e:
         raise PytraceError(f"PYTRACE_SSH_OPTS: {e}") from None
-    argv = ["ssh", "-T", "-e", "none", *extra]
+    # BatchMode: a password or host-key prompt fails at once with ssh's own
+    # words instead of waiting for a terminal that is not there. ssh keeps the
+    # first value it is given, so the user's options come first and win.
+    argv = ["ssh", "-T", "-e", "none", *extra, "-o", "BatchMode=yes"]
     if port:
         argv += ["-p", port]
     argv += [host, "--"]
@@ -212,11 +252,13 @@ def adb_transport(spec: str) -> Transport:
     base = ["adb"] + (["-s", serial] if serial else [])
     try:
         done = subprocess.run(base + ["shell", "id -u"], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=handshake_timeout())
     except FileNotFoundError:
         raise PytraceError(f"--target {spec}: adb is not installed (not on PATH)") from None
     except subprocess.TimeoutExpired:
-        raise PytraceError(f"--target {spec}: adb did not answer") from None
+        raise PytraceError(f"--target {spec}: adb did not answer within "
+                           f"{handshake_timeout():g} s") from None
     if done.returncode != 0:
         why = (done.stderr or done.stdout).decode("utf-8", "replace").strip().splitlines()
         raise PytraceError(f"--target {spec}: adb shell failed: "

@@ -238,15 +238,24 @@ def load(target, elf_object: bytes, resources: Resources) -> LoadedObject:
         linked, subprograms = reader.link(spec)
         patch_map_fds(linked, list(range(len(maps))))   # checks the map indexes
         programs.append(program_request(spec, linked, subprograms))
+
+    def explain(error):
+        """The located error for a failed load step."""
+        if isinstance(error, LoadStepError):
+            if error.kind == "map":
+                name = resources.maps[error.index].name
+                return LoadError(f"Could not create map {name}: {error.cause.message}")
+            return program_error(resources.programs[error.index], error.cause, resources)
+        if isinstance(error, KernelError):
+            return LoadError(error.message)
+        return error
+
     try:
-        map_fds, prog_fds = target.load_all(maps, programs)
-    except LoadStepError as e:
-        if e.kind == "map":
-            name = resources.maps[e.index].name
-            raise LoadError(f"Could not create map {name}: {e.cause.message}") from None
-        raise program_error(resources.programs[e.index], e.cause, resources) from None
-    except KernelError as e:
-        raise LoadError(e.message) from None
+        # A remote target sends this with its next request (BEGIN's run, the
+        # attaches) and raises explain(error) there.
+        map_fds, prog_fds = target.load_all_later(maps, programs, explain)
+    except (LoadStepError, KernelError) as e:
+        raise explain(e) from None
     loaded = LoadedObject(resources, list(map_fds))
     for spec, fd, request in zip(resources.programs, prog_fds, programs):
         loaded.programs.append(LoadedProgram(spec, fd, len(request["insns"]) // INSN_SIZE))

@@ -24,7 +24,7 @@ from pytrace.resources import EVENTS_MAP
 from pytrace.runtime.attach import Attachments, banner
 from pytrace.runtime.decode import Symbols
 from pytrace.runtime.events import EventHandler
-from pytrace.runtime.loader import LoadedObject
+from pytrace.runtime.loader import LoadedObject, LoadError
 from pytrace.runtime.maps import MapAccess
 
 # Wake up this often even without a ring buffer wakeup: records are written
@@ -56,8 +56,9 @@ class StopSignals:
     """SIGINT/SIGTERM set a flag and wake the loop through a pipe (set_wakeup_fd);
     SIGUSR1 asks for the maps to be printed, counted so none is missed."""
 
-    def __init__(self, enabled: bool):
+    def __init__(self, enabled: bool, on_signal=None):
         self.received = 0
+        self.on_signal = on_signal   # told at once (a remote target stops waiting)
         self.print_requests = 0
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
         self.read_fd = -1
@@ -78,6 +79,8 @@ class StopSignals:
 
     def _on_signal(self, signum, frame):
         self.received = signum
+        if self.on_signal is not None:
+            self.on_signal()
 
     def _on_print(self, signum, frame):
         self.print_requests += 1
@@ -131,22 +134,41 @@ def run_trace(target, loaded: LoadedObject, sink, symbols: Symbols,
         reader = target.ring_buffer(loaded.map_fd(EVENTS_MAP))
     loop = _Loop(target, reader, handler, maps, sink, options)
     try:
-        with StopSignals(options.handle_signals) as stop:
+        with StopSignals(options.handle_signals, target.interrupted) as stop:
             loop.stop = stop
-            banner(sink, options.attached_count)
-            _flush(sink)
+            shown = []
+
+            def show_banner():
+                if not shown:
+                    shown.append(True)
+                    banner(sink, options.attached_count)
+                    _flush(sink)
+
+            # A remote target may still have the load to confirm: its errors
+            # come before the banner, as they do here.
+            if not target.pending():
+                show_banner()
             begin = loaded.program("begin")
             if begin is not None:
                 target.prog_test_run(begin.fd)
+                show_banner()
             exiting = loop.drain()
             if not exiting and not stop.received:
-                attachments.attach_all(loaded, options.attach_options, sync=False)
-                if options.child is not None:
-                    options.child.release()
-                # One round trip to a remote target for all of the above; an
-                # attach that fails stops the rest (the child is not released).
-                target.sync()
+                try:
+                    attachments.attach_all(loaded, options.attach_options, sync=False)
+                    if options.child is not None:
+                        options.child.release()
+                    # One round trip to a remote target for all of the above; an
+                    # attach that fails stops the rest (the child is not released).
+                    target.sync()
+                except LoadError:
+                    raise
+                except BaseException:
+                    show_banner()
+                    raise
+                show_banner()
                 loop.run()
+            show_banner()
         attachments.detach_all()
         end = loaded.program("end")
         if end is not None:

@@ -162,6 +162,31 @@ class Target(ABC):
         pytrace.kernel.actions.KernelActions.load_all for the shape and errors."""
         raise NotImplementedError
 
+    def probe_loads(self, requests: list[dict]) -> list[list]:
+        """What --info asks: can these maps be created, these programs loaded?
+        Each request {"map": [type, key_size, value_size, max_entries]} or
+        {"prog": [prog_type, insns], **prog_load keywords} is tried and undone;
+        one [accepted, verifier log or None] each, all in one request to a
+        remote target (see pytrace.kernel.actions.KernelActions.probe_loads)."""
+        raise NotImplementedError
+
+    def load_all_later(self, maps: list[dict], programs: list[dict],
+                       explain) -> tuple[list[int], list[int]]:
+        """load_all, where a target may send it without waiting (a remote one:
+        with its next request that waits) and return stand-in fds usable in
+        every later call. A failure is then raised by that request as
+        explain(LoadStepError); here, at once as load_all raises it."""
+        return self.load_all(maps, programs)
+
+    def pending(self) -> bool:
+        """True while actions were sent (or queued) and not yet confirmed."""
+        return False
+
+    def interrupted(self) -> None:
+        """The user asked the run to end (Ctrl-C, SIGTERM); may run in a signal
+        handler. A remote target then stops waiting for a peer that does not
+        answer (after a few seconds) instead of hanging the exit."""
+
     # ---- attach: every attachment is owned by the returned handle ----------
     @abstractmethod
     def attach_tracepoint(self, prog_fd: int, category: str, event: str,

@@ -26,17 +26,28 @@ import json
 import os
 import select
 import threading
+import time
 
 from pytrace.kernel import errors as E
 from pytrace.kernel.errors import PytraceError
 from pytrace.remote import protocol as P
+from pytrace.remote.transports import handshake_timeout
 from pytrace.target import Target
 
 FIRST_HANDLE = 1 << 24     # host-chosen handles; real fds are far below
 READ_CHUNK = 1 << 20
 MAX_PUMP = 1 << 22         # bytes read per read_blob: bounds the memory a flood takes
 IMMUTABLE_PREFIXES = ("/sys/kernel/btf/",)
+# Once the user asked the run to end (Ctrl-C), how long a silent target may
+# keep it waiting for an answer before pytrace gives up on it.
+STALL_GRACE_S = 3.0
 _TRACE = bool(os.environ.get("PYTRACE_REMOTE_TRACE"))   # each request on stderr
+
+
+def _trace(text: str) -> None:
+    import sys
+    import time
+    sys.stderr.write(f"pytrace: {time.monotonic():.3f} {text}\n")
 
 
 class RemoteError(PytraceError):
@@ -58,6 +69,8 @@ class Connection:
         self.closed = False
         self.lock = threading.RLock()
         self.pre_hello = bytearray()
+        self.hello_info: dict | None = None
+        self.last_read = 0.0    # when the agent last sent something
 
     # ---- raw io ----------------------------------------------------------------------
     def lost(self, what: str = "") -> RemoteError:
@@ -82,6 +95,7 @@ class Connection:
             raise self.lost(e.strerror) from None
         if not data:
             raise self.lost()
+        self.last_read = time.monotonic()
         self.reader.feed(data)
         return True
 
@@ -111,11 +125,12 @@ class Connection:
                 got += READ_CHUNK
             self._dispatch()
 
-    def wait_readable(self, timeout: float | None) -> None:
-        select.select([self.in_fd], [], [], timeout)
+    def wait_readable(self, timeout: float | None) -> bool:
+        return bool(select.select([self.in_fd], [], [], timeout)[0])
 
     def send(self, data: bytes) -> None:
-        """Write all of data; read meanwhile, so neither side blocks the other."""
+        """Write all of data; read meanwhile, so neither side blocks the other
+        (before the HELLO, what arrives is kept for the handshake)."""
         view = memoryview(data)
         while view:
             try:
@@ -128,48 +143,65 @@ class Connection:
                 raise self.lost(e.strerror) from None
             readable, _, _ = select.select([self.in_fd], [self.out_fd], [])
             if readable:
-                self._read_some()
-                self._dispatch()
+                if self.hello_info is None:
+                    self._hello_step()
+                else:
+                    self._read_some()
+                    self._dispatch()
 
     # ---- handshake ---------------------------------------------------------------------
-    def hello(self) -> dict:
+    def hello(self, timeout: float) -> dict:
         """Wait for the agent's HELLO. Bytes before it (a chatty login shell)
-        are skipped; the session ends if the transport ends first."""
+        are skipped; the session ends if the transport ends first, or with
+        HandshakeTimeout when nothing comes for `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.hello_info is None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.wait_readable(left):
+                raise HandshakeTimeout()
+            self._hello_step()
+        return self.hello_info
+
+    def _hello_step(self) -> None:
+        """Read what the transport sent before (and with) the HELLO."""
+        try:
+            data = os.read(self.in_fd, READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            raise self.lost(e.strerror) from None
+        if not data:
+            raise self.transport.start_failure(bytes(self.pre_hello))
+        self.pre_hello += data
         marker = P.MAGIC
-        while True:
-            self.wait_readable(None)
-            try:
-                data = os.read(self.in_fd, READ_CHUNK)
-            except BlockingIOError:
-                continue
-            except OSError as e:
-                raise self.lost(e.strerror) from None
-            if not data:
-                raise self.transport.start_failure(bytes(self.pre_hello))
-            self.pre_hello += data
-            at = self.pre_hello.find(marker)
-            before = self.pre_hello[:at] if at >= 0 else self.pre_hello
-            if before.translate(None, _TEXT):
-                # Only a login shell's chatter may come first, and it is text.
-                raise RemoteError(f"target {self.transport.name}: corrupt frame before the "
-                                  "handshake (not a pytrace agent speaking?)")
-            while at >= 0 and len(self.pre_hello) >= at + 4:
-                if self.pre_hello[at + 3] == P.HELLO:
-                    self.reader.feed(bytes(self.pre_hello[at:]))
-                    try:
-                        frames = self.reader.frames()
-                    except P.ProtocolError as e:
-                        raise RemoteError(f"target {self.transport.name}: {e}") from None
-                    if frames:
-                        kind, payload = frames[0]
-                        self.reader = P.FrameReader()   # re-feed what followed HELLO
-                        rest = bytes(self.pre_hello[at:])[P.HEADER_SIZE + len(payload):]
-                        self.reader.feed(rest)
-                        self._dispatch()
-                        return _decode(payload, self.transport.name)
-                    self.reader = P.FrameReader()
-                    break
-                at = self.pre_hello.find(marker, at + 1)
+        at = self.pre_hello.find(marker)
+        before = self.pre_hello[:at] if at >= 0 else self.pre_hello
+        if before.translate(None, _TEXT):
+            # Only a login shell's chatter may come first, and it is text.
+            raise RemoteError(f"target {self.transport.name}: corrupt frame before the "
+                              "handshake (not a pytrace agent speaking?)")
+        while at >= 0 and len(self.pre_hello) >= at + 4:
+            if self.pre_hello[at + 3] == P.HELLO:
+                self.reader.feed(bytes(self.pre_hello[at:]))
+                try:
+                    frames = self.reader.frames()
+                except P.ProtocolError as e:
+                    raise RemoteError(f"target {self.transport.name}: {e}") from None
+                if frames:
+                    kind, payload = frames[0]
+                    self.reader = P.FrameReader()   # re-feed what followed HELLO
+                    rest = bytes(self.pre_hello[at:])[P.HEADER_SIZE + len(payload):]
+                    self.reader.feed(rest)
+                    self.hello_info = _decode(payload, self.transport.name)
+                    self._dispatch()
+                    return
+                self.reader = P.FrameReader()
+                return
+            at = self.pre_hello.find(marker, at + 1)
+
+
+class HandshakeTimeout(Exception):
+    """No HELLO within the handshake timeout."""
 
 
 # Bytes a shell's chatter before the agent's HELLO may contain (text, UTF-8).
@@ -218,6 +250,13 @@ def rebuild_error(value: dict, target_name: str) -> BaseException:
     return RemoteError(f"the agent on {target_name} failed: {name}: {message}")
 
 
+def _other_tracefs(path: str, tracefs: str | None) -> bool:
+    """Whether `path` is under a tracefs mount point other than the target's."""
+    from pytrace.kernel.tracefs import TRACEFS_ROOTS
+    return bool(tracefs) and any(path.startswith(root + "/") for root in TRACEFS_ROOTS
+                                 if root != tracefs)
+
+
 # ---- the Target ---------------------------------------------------------------------------
 
 class RemoteTarget(Target):
@@ -226,6 +265,8 @@ class RemoteTarget(Target):
 
         self.name = transport.name
         program, self.agent_version = bundle.agent_program(config, version)
+        if _TRACE:
+            _trace(f"starting {transport.name}")
         transport.start(bundle.BOOTSTRAP)
         self.transport = transport
         self.conn = Connection(transport)
@@ -241,6 +282,11 @@ class RemoteTarget(Target):
         self._info: dict | None = None
         self._cache: FactCache | None = None
         self._check_privileges = False
+        self._explain: dict[int, object] = {}    # id(queued call) -> error translator
+        self._explainers: dict[int, list] = {}   # request id -> translators of its calls
+        self._prefetching: list[tuple[int, list[str]]] = []   # sent, answer not taken
+        self._asked: set[str] = set()             # the paths of those
+        self._interrupted_at: float | None = None
         try:
             self.conn.send(program)
         except RemoteError:   # it ended before reading the agent: say why
@@ -263,17 +309,22 @@ class RemoteTarget(Target):
 
     def _connect(self) -> None:
         from pytrace.remote import bundle
+        timeout = handshake_timeout()
         try:
-            info = self.conn.hello()
+            info = self.conn.hello(timeout)
+        except HandshakeTimeout:
+            self._closed = True
+            self.transport.kill()
+            raise RemoteError(f"--target {self.name}: no answer from the agent within "
+                              f"{timeout:g} s (is the transport waiting for a password or "
+                              "a confirmation?); PYTRACE_REMOTE_TIMEOUT sets the wait") from None
         except BaseException:
             self._closed = True
             self.transport.stop()
             raise
         self.round_trips += 1
         if _TRACE:
-            import sys
-            import time
-            sys.stderr.write(f"pytrace: {time.monotonic():.3f} hello from {self.name}\n")
+            _trace(f"hello from {self.name}")
         self._info = info
         # From now on what runs on the target (system(), -c) keeps its stderr;
         # before, the transport's words were kept for the error (start_failure).
@@ -311,31 +362,91 @@ class RemoteTarget(Target):
             return self._exchange(calls)[-1]
 
     def _exchange(self, calls: list[list]):
+        return self._finish(self._send(calls))
+
+    def _send(self, calls: list[list]) -> int:
+        """Send one request; its id. Before the HELLO it goes all the same (the
+        agent reads it once started): the first request costs no round trip
+        beyond the handshake."""
         if self._closed:
             raise RemoteError(f"the session with {self.name} is closed")
-        if self._info is None:
-            self._connect()
         rid, self._next_id = self._next_id, self._next_id + 1
         if _TRACE:
-            import sys
-            import time
-            sys.stderr.write("pytrace: {:.3f} request {}: {}\n".format(time.monotonic(), rid, " ".join(
-                c[0] + ("(" + str(c[1][0])[:60] + ")" if c[1] else "") for c in calls)))
-        self.conn.send(P.frame(P.CALL, P.encode({"id": rid, "calls": calls}), compress=True))
+            _trace(f"request {rid}: " + " ".join(
+                c[0] + ("(" + str(c[1][0])[:60] + ")" if c[1] else "") for c in calls))
+        self._explainers[rid] = [self._explain.pop(id(c), None) for c in calls]
+        try:
+            self.conn.send(P.frame(P.CALL, P.encode({"id": rid, "calls": calls}),
+                                   compress=True))
+        except RemoteError:
+            if self._info is None:
+                self._connect()   # it ended before its HELLO: this says why
+            raise
         self.round_trips += 1
-        while rid not in self.conn.replies:
-            self.conn.wait_readable(None)
-            self.conn.pump()
+        return rid
+
+    def _finish(self, rid: int):
+        """Wait for request `rid`'s results (the HELLO first, if it has not come)."""
+        if self._info is None:
+            self._connect()
+        self._await(rid)
         kind, msg = self.conn.replies.pop(rid)
+        explain = self._explainers.pop(rid, [])
+        if _TRACE:
+            _trace(f"reply {rid}")
         if kind == P.ERROR:
-            raise rebuild_error(msg.get("error") or {}, self.name)
+            error = rebuild_error(msg.get("error") or {}, self.name)
+            index = msg.get("index")
+            if isinstance(index, int) and 0 <= index < len(explain) and explain[index]:
+                error = explain[index](error)
+            raise error
         return msg.get("results") or [None]
+
+    def _await(self, rid: int) -> None:
+        """Wait for the answer to request `rid`. Once the user asked the run to
+        end, a target that stays silent STALL_GRACE_S longer is given up on:
+        the transport is killed (the kernel frees what the agent held)."""
+        while rid not in self.conn.replies:
+            if self._interrupted_at is not None:
+                quiet_since = max(self._interrupted_at, self.conn.last_read)
+                left = quiet_since + STALL_GRACE_S - time.monotonic()
+                if left <= 0:
+                    self._give_up()
+                self.conn.wait_readable(min(left, 0.25))
+            else:
+                try:
+                    self.conn.wait_readable(0.25)
+                except KeyboardInterrupt:   # Ctrl-C after the trace's own handler
+                    self.interrupted()
+                    continue
+            self.conn.pump()
+
+    def _give_up(self):
+        if _TRACE:
+            _trace(f"giving up on {self.name}")
+        self._closed = True
+        self.conn.closed = True
+        self.transport.kill()
+        raise RemoteError(f"the target {self.name} stopped answering (nothing for "
+                          f"{STALL_GRACE_S:g} s after the interrupt): the run ends without "
+                          "its final output")
+
+    def pending(self) -> bool:
+        return bool(self._queue)
+
+    def interrupted(self) -> None:
+        """The user asked the run to end (Ctrl-C, SIGTERM): from now on a
+        target that does not answer ends the run after STALL_GRACE_S."""
+        if self._interrupted_at is None:
+            self._interrupted_at = time.monotonic()
 
     def sync(self):
         with self.conn.lock:
             if self._queue:
                 calls, self._queue = self._queue, []
                 self._exchange(calls)
+            elif self._info is None and not self._closed:
+                self._connect()
 
     # ---- facts ---------------------------------------------------------------------------
     @property
@@ -359,10 +470,12 @@ class RemoteTarget(Target):
         return bool(self.info.get("features", {}).get(feature, False))
 
     def check_privileges(self):
-        """From the HELLO (it brings the agent's capabilities): before anything
-        is compiled, as on this machine."""
+        """From the HELLO (it brings the agent's capabilities): now if it has
+        come, else as soon as it does (the host compiles meanwhile; a compile
+        error waits for it, see Session._run, so this error still comes first)."""
         self._check_privileges = True
-        self.info
+        if self._info is not None:
+            self._privileges_check()
 
     def _privileges_check(self):
         if "caps" not in self._info:
@@ -376,6 +489,7 @@ class RemoteTarget(Target):
         return path.startswith(IMMUTABLE_PREFIXES) or path.startswith(tracefs + "/events/")
 
     def read_file(self, path, max_bytes=None):
+        self._take_prefetches()
         self.info   # connected: the facts of the handshake are known
         if path in self._files:
             data = self._files[path]
@@ -396,19 +510,39 @@ class RemoteTarget(Target):
         return data
 
     def prefetch(self, paths):
-        """Read these files in one request (tracepoint formats of a wildcard)."""
-        wanted = list(dict.fromkeys(p for p in paths if p not in self._files))
+        """Read these files in one request (tracepoint formats). Before the
+        HELLO the request goes at once and its answer is taken when a fact is
+        first read, so it rides with the handshake; paths under a tracefs
+        mount point that the HELLO says is not the target's are dropped."""
+        wanted = list(dict.fromkeys(p for p in paths if p not in self._files
+                                    and self._exists.get(p) is not False
+                                    and p not in self._asked))
+        if self._info is not None:
+            wanted = [p for p in wanted if not _other_tracefs(p, self._info.get("tracefs"))]
         if not wanted:
             return
-        for path, got in zip(wanted, self._call("read_files", wanted)):
-            if "data" in got:
-                self._files[path] = got["data"]
-                self.fetched_bytes += len(got["data"])
-                self._exists[path] = True
-            else:
-                self._exists[path] = False
+        with self.conn.lock:
+            calls, self._queue = self._queue + [["read_files", [wanted], {}, None]], []
+            self._prefetching.append((self._send(calls), wanted))
+            self._asked.update(wanted)
+        if self._info is not None:
+            self._take_prefetches()
+
+    def _take_prefetches(self) -> None:
+        """Take in the answers of the prefetches sent so far."""
+        while self._prefetching:
+            rid, wanted = self._prefetching.pop(0)
+            self._asked.difference_update(wanted)
+            for path, got in zip(wanted, self._finish(rid)[-1]):
+                if "data" in got:
+                    self._files[path] = got["data"]
+                    self.fetched_bytes += len(got["data"])
+                    self._exists[path] = True
+                else:
+                    self._exists[path] = False
 
     def list_dir(self, path):
+        self._take_prefetches()
         self.info
         if path in self._dirs:
             return list(self._dirs[path])
@@ -439,6 +573,7 @@ class RemoteTarget(Target):
                 self._exists[f"{root}/{cat}/{ev}/format"] = True
 
     def path_exists(self, path):
+        self._take_prefetches()
         self.info
         if path in self._exists:
             return self._exists[path]
@@ -510,6 +645,19 @@ class RemoteTarget(Target):
     def load_all(self, maps, programs):
         map_fds, prog_fds = self._call("load_all", maps, programs)
         return list(map_fds), list(prog_fds)
+
+    def probe_loads(self, requests):
+        return self._call("probe_loads", requests)
+
+    def load_all_later(self, maps, programs, explain):
+        """Sent with the next request that waits (BEGIN's run, the attaches):
+        host-chosen handles stand for the fds, and a failure is raised there,
+        through `explain`, naming its map or program."""
+        handles = [[self._new_handle() for _ in maps], [self._new_handle() for _ in programs]]
+        call = ["load_all", [maps, programs], {}, handles]
+        self._queue.append(call)
+        self._explain[id(call)] = explain
+        return list(handles[0]), list(handles[1])
 
     def prog_test_run(self, fd, ctx=b""):
         return self._call("prog_test_run", fd, ctx)

@@ -3,10 +3,13 @@ cause (ssh's own words where ssh failed), a non-zero exit, no traceback."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.helpers.sshd import SshEndpoint, free_tcp_port
-from tests.remote.helpers import pytrace
+from tests.helpers.processes import alive
+from tests.helpers.sshd import SshEndpoint, SshServer, free_tcp_port
+from tests.remote.helpers import eventually, pytrace
 
 PROGRAM = "BEGIN { exit(); }"
 
@@ -52,3 +55,52 @@ def test_ssh_refusing_to_connect_is_ssh_s_reason(ssh_server, tmp_path, what):
     line = one_line_error(pytrace(["--target", ssh_server.target, "-e", PROGRAM], env=env))
     expected = "Host key verification failed" if what == "host key" else "Permission denied"
     assert expected in line
+
+
+@pytest.fixture(scope="module")
+def password_server(ssh_keys):
+    """An sshd that also offers password logins (so ssh would prompt for one)."""
+    server = SshServer(ssh_keys, alias="pytrace-password")
+    text = server.sshd_config_file.read_text()
+    server.sshd_config_file.write_text(text.replace("PasswordAuthentication no",
+                                                    "PasswordAuthentication yes"))
+    with server.start():
+        yield server
+
+
+def prompting_env(server, tmp_path, extra_opts: str = "") -> tuple[dict, Path]:
+    """ssh with no usable key, no BatchMode in its config, and an askpass program
+    that never answers (it records its pid): a password prompt that hangs."""
+    config = server.config_file.read_text().replace("  BatchMode yes\n", "")
+    config = config.replace(str(server.keys.client_key), str(tmp_path / "no-such-key"))
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text(config)
+    pid_file = tmp_path / "askpass.pid"
+    askpass = tmp_path / "askpass"
+    askpass.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 1000\n")
+    askpass.chmod(0o755)
+    env = server.environ()
+    env.update(PYTRACE_SSH_OPTS=f"-F {cfg} {extra_opts}".strip(), SSH_ASKPASS=str(askpass),
+               SSH_ASKPASS_REQUIRE="force", DISPLAY=":0")
+    return env, pid_file
+
+
+def test_a_password_prompt_fails_at_once_with_ssh_s_words(password_server, tmp_path):
+    env, pid_file = prompting_env(password_server, tmp_path)
+    env["PYTRACE_REMOTE_TIMEOUT"] = "300"   # what ends it must be ssh, not the timeout
+    line = one_line_error(pytrace(["--target", password_server.target, "-e", PROGRAM],
+                                  env=env, timeout=120))
+    assert "Permission denied" in line
+    assert not pid_file.exists(), "ssh asked for a password"
+
+
+def test_batchmode_no_prompts_and_the_handshake_timeout_ends_it(password_server, tmp_path):
+    env, pid_file = prompting_env(password_server, tmp_path, "-o BatchMode=no")
+    env["PYTRACE_REMOTE_TIMEOUT"] = "3"
+    line = one_line_error(pytrace(["--target", password_server.target, "-e", PROGRAM],
+                                  env=env, timeout=120))
+    assert line == (f"ERROR: --target {password_server.target}: no answer from the agent "
+                    "within 3 s (is the transport waiting for a password or a "
+                    "confirmation?); PYTRACE_REMOTE_TIMEOUT sets the wait")
+    pid = int(pid_file.read_text())   # the prompt was up...
+    assert eventually(lambda: not alive(pid), deadline_s=10)   # ...and is gone with ssh
