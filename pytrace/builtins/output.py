@@ -14,6 +14,7 @@ from pytrace.codegen.function import c64
 from pytrace.codegen.module import I8P
 from pytrace.passes.state import UnknownType, error
 from pytrace.passes.types_util import contains_unknown, is_int
+from pytrace.probes.tracepoint_format import DataLocType
 from pytrace.resources import AsyncAction
 from pytrace.output.printf import MAX_FIELD, parse_format
 from pytrace.passes.typecheck import describe
@@ -263,7 +264,7 @@ def _str_check(checker, call):
     t = checker.expr(arg)
     if len(call.args) == 2:
         checker.require_int(call.args[1], "str() length")
-    if isinstance(t, StringType):
+    if isinstance(t, DataLocType):   # a tracepoint's __data_loc string: read in place
         return t
     if not (is_int(t) or isinstance(t, UnknownType)):
         raise error(f"str() expects an integer or a pointer type as first argument "

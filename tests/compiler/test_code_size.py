@@ -80,7 +80,7 @@ def test_key_of_an_earlier_statement_is_rebuilt_once_its_stack_is_reused():
     # The strings in between take the stack the first key lived on.
     prog = ('BEGIN { @a[pid, 1] = 1; printf("%s %s %s\\n", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", '
             '"bbbbbbbbbbbbbbbbbbbbbbbbb", "cccccccccccccccccccccccccccccc"); '
-            '$s = str("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"); '
+            '$s = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; '
             '@b[pid, 1] = 2; printf("%d %d\\n", @a[pid, 1], @b[pid, 1]); }')
     with loaded(prog) as r:
         r.run("begin")

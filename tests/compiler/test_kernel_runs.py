@@ -203,7 +203,7 @@ def test_signed_division_truncates_toward_zero_without_isa_v4():
     'BEGIN { @x = avg(1); printf("%d\\n", @x); }',
     'BEGIN { @x = 1; print(@x, 1, 2); delete(@x); }',
     'BEGIN { @x[1] = 1; delete(@x, 1); }',
-    'BEGIN { @x = str(comm); @y = comm[0]; @z = (1, 2).0 + 1; }',
+    'BEGIN { @x = comm; @y = comm[0]; @z = (1, 2).0 + 1; }',
     'BEGIN { @x = sizeof(int32); @y = sizeof(comm); @p = (struct task_struct *)1; }',
     'BEGIN { @x = lhist(1, $1, 10, 1); unroll($1) { @u++; } return 1; }',
     'tracepoint:syscalls:sys_enter_openat { @ = args->filename; @y = *args->filename;'

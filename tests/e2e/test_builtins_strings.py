@@ -34,6 +34,12 @@ def lines_between_banner_and_exit(out: str) -> list[str]:
 # ---- errors (wording and spans as bpftrace 0.17 prints them) ---------------------
 
 ERRORS = [  # program, the part bpftrace underlines, message
+    ('BEGIN { printf("%s\\n", str("hello world", 5)); }',
+     'str("hello world", 5)',
+     'str() expects an integer or a pointer type as first argument (string[12] provided)'),
+    ('BEGIN { printf("%s\\n", str(comm)); }',
+     'str(comm)',
+     'str() expects an integer or a pointer type as first argument (string[16] provided)'),
     ('BEGIN { printf("%s\\n", ntop("abcd")); }',
      'ntop("abcd")',
      'ntop() argument must be 4 or 16 bytes in size'),

@@ -157,6 +157,9 @@ def load_through(target, path: str) -> int:
     compiled = Session(source, target=target, warning_stream=io.StringIO()).compile()
     loaded = load(target, compiled.object, compiled.resources)
     try:
+        # A remote target sends the load with the next request: wait for it,
+        # so a verifier rejection there fails here.
+        target.sync()
         return len(loaded.programs)
     finally:
         loaded.close(target)
