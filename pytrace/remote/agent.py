@@ -135,11 +135,12 @@ class Agent:
             self.flush_rings()
 
     def flush_rings(self):
+        """One read per ring, then back to the loop: a probe that fires on the
+        agent's own EVENTS writes keeps the ring from ever emptying, and the
+        host's requests (detach, map reads) must still be served."""
         for handle, ring in list(self.rings.items()):
-            while True:
-                blob = ring.read_blob()
-                if not blob:
-                    break
+            blob = ring.read_blob()
+            if blob:
                 self.send(P.EVENTS, P.events_payload(handle, blob))
 
     def on_exit(self, pidfd):

@@ -62,6 +62,7 @@ class Connection:
         self.in_fd = transport.stdout_fd
         self.out_fd = transport.stdin_fd
         os.set_blocking(self.in_fd, False)
+        os.set_blocking(self.out_fd, False)   # send() reads while a write would block
         self.reader = P.FrameReader()
         self.replies: dict[int, tuple[int, object]] = {}
         self.events: dict[int, list[bytes]] = {}
@@ -71,6 +72,8 @@ class Connection:
         self.pre_hello = bytearray()
         self.hello_info: dict | None = None
         self.last_read = 0.0    # when the agent last sent something
+        self.last_reply = 0.0   # when it last answered a request
+        self.keep_events = True   # off once the run is ending: a flood is not queued
 
     # ---- raw io ----------------------------------------------------------------------
     def lost(self, what: str = "") -> RemoteError:
@@ -107,9 +110,11 @@ class Connection:
             raise RemoteError(f"target {self.transport.name}: {e}") from None
         for kind, payload in frames:
             if kind == P.EVENTS:
-                handle, blob = P.split_events(payload)
-                self.events.setdefault(handle, []).append(blob)
+                if self.keep_events:
+                    handle, blob = P.split_events(payload)
+                    self.events.setdefault(handle, []).append(blob)
             elif kind in (P.REPLY, P.ERROR):
+                self.last_reply = time.monotonic()
                 msg = _decode(payload, self.transport.name)
                 self.replies[msg.get("id")] = (kind, msg)
             elif kind == P.EXITED:
@@ -408,7 +413,9 @@ class RemoteTarget(Target):
         the transport is killed (the kernel frees what the agent held)."""
         while rid not in self.conn.replies:
             if self._interrupted_at is not None:
-                quiet_since = max(self._interrupted_at, self.conn.last_read)
+                # From the last answer, not the last byte: an agent flooding
+                # EVENTS while it never answers is as stuck as a silent one.
+                quiet_since = max(self._interrupted_at, self.conn.last_reply)
                 left = quiet_since + STALL_GRACE_S - time.monotonic()
                 if left <= 0:
                     self._give_up()
@@ -439,6 +446,7 @@ class RemoteTarget(Target):
         target that does not answer ends the run after STALL_GRACE_S."""
         if self._interrupted_at is None:
             self._interrupted_at = time.monotonic()
+            self.conn.keep_events = False
 
     def sync(self):
         with self.conn.lock:
