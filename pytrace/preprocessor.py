@@ -28,7 +28,8 @@ from pytrace.diagnostics import PytraceError, Span
 # Defined when the target has BTF (the tools test it to skip kernel headers).
 HAVE_BTF = "BPFTRACE_HAVE_BTF"
 
-SYSTEM_INCLUDE_DIRS = ("/usr/local/include", "/usr/include/x86_64-linux-gnu", "/usr/include")
+# The middle one is the target's multiarch directory (`{machine}`: x86_64, aarch64).
+SYSTEM_INCLUDE_DIRS = ("/usr/local/include", "/usr/include/{machine}-linux-gnu", "/usr/include")
 
 # Macros of kernel-internal headers (not shipped in /usr/include) that scripts
 # compare against: stable kernel ABI values, which BTF does not record.
@@ -67,6 +68,7 @@ class PreprocessOptions:
     include_files: list[str] = field(default_factory=list)
     defines: dict[str, str] = field(default_factory=dict)
     script_dir: str = "."
+    machine: str = "x86_64"  # the target's architecture: picks the multiarch header directory
 
 
 @dataclass
@@ -84,7 +86,7 @@ def preprocess(text: str, options: PreprocessOptions | None = None) -> Preproces
     state = _State(options)
     state.macros.update(options.defines)
     for name in options.include_files:
-        state.include(f"<{name}>" if not name.startswith(("<", '"')) else name, None)
+        state.include_option(name)
     if "#" not in text:  # nearly every one-liner: nothing to do
         return Preprocessed(text, state.macros, state.header_definitions, state.missing)
     out = state.run(text, keep_includes=True, span_lines=True)
@@ -188,6 +190,11 @@ class _State:
         expr = re.sub(r"!(?!=)", " not ", expr)
         try:
             return int(_safe_eval(pyast.parse(expr.strip() or "0", mode="eval").body))
+        except _ShiftCount as e:
+            if span is None:
+                return 0
+            raise PytraceError(f"shift count {e.args[0]} out of range in #if "
+                               "(must be 0 to 63)", span) from None
         except (SyntaxError, ValueError, ZeroDivisionError, RecursionError):
             if span is None:
                 return 0  # a system header we cannot read: skip that branch
@@ -234,6 +241,16 @@ class _State:
             for d in _C_DEFINITION.finditer(_COMMENT.sub(" ", kept)):
                 self.header_definitions.append((path, d.group()))
 
+    def include_option(self, name: str) -> None:
+        """--include FILE: as `#include <FILE>`, but a file found nowhere is an error
+        (bpftrace 0.17's words) unless it is a kernel header whose constants pytrace has."""
+        bare = name[1:-1] if name[:1] in "<\"" and len(name) > 1 else name
+        if bare not in KERNEL_HEADER_MACROS and self.find(bare, False, None)[0] is None:
+            if not os.path.isfile(bare):  # as a C compiler's -include: also from here
+                raise PytraceError(f"'{bare}' file not found")
+            name = os.path.abspath(bare)
+        self.include(name if name[:1] in "<\"" else f"<{name}>", None)
+
     def find(self, name: str, quoted: bool,
              from_header: str | None) -> tuple[str | None, bool]:
         """(path, is the user's own header) of an include, or (None, False)."""
@@ -242,7 +259,7 @@ class _State:
             here = os.path.dirname(from_header) if from_header else self.options.script_dir
             dirs.append((here, True))
         dirs += [(d, True) for d in self.options.include_dirs]
-        dirs += [(d, False) for d in SYSTEM_INCLUDE_DIRS]
+        dirs += [(d.format(machine=self.options.machine), False) for d in SYSTEM_INCLUDE_DIRS]
         for directory, user in dirs:
             path = os.path.join(directory, name)
             if os.path.isfile(path):
@@ -250,8 +267,21 @@ class _State:
         return None, False
 
 
+class _ShiftCount(ValueError):
+    """A shift by a negative count or by 64 or more: undefined in C, refused here."""
+
+
+def _wrap64(value: int) -> int:
+    """intmax_t, as #if computes: 64-bit two's complement."""
+    return ((value + (1 << 63)) & ((1 << 64) - 1)) - (1 << 63)
+
+
 def _safe_eval(node) -> int:
-    """Integer arithmetic of an #if line: numbers and C operators only."""
+    """Integer arithmetic of an #if line: numbers and C operators only, in 64 bits."""
+    return _wrap64(_eval_node(node))
+
+
+def _eval_node(node) -> int:
     if isinstance(node, pyast.Constant) and isinstance(node.value, int):
         return node.value
     if isinstance(node, pyast.UnaryOp):
@@ -268,14 +298,14 @@ def _safe_eval(node) -> int:
                pyast.BitAnd: a & b, pyast.BitOr: a | b, pyast.BitXor: a ^ b}
         if type(node.op) in ops:
             return ops[type(node.op)]
-        if isinstance(node.op, (pyast.Div, pyast.FloorDiv)):
-            return int(a / b)
-        if isinstance(node.op, pyast.Mod):
-            return a - int(a / b) * b
-        if isinstance(node.op, pyast.LShift):
-            return a << b
-        if isinstance(node.op, pyast.RShift):
-            return a >> b
+        if isinstance(node.op, (pyast.Div, pyast.FloorDiv, pyast.Mod)):
+            # C divides toward zero (exactly: no float rounding of 64-bit values).
+            q = abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1)
+            return a - q * b if isinstance(node.op, pyast.Mod) else q
+        if isinstance(node.op, (pyast.LShift, pyast.RShift)):
+            if not 0 <= b < 64:
+                raise _ShiftCount(b)
+            return a << b if isinstance(node.op, pyast.LShift) else a >> b
     if isinstance(node, pyast.Compare):
         left = _safe_eval(node.left)
         for op, right_node in zip(node.ops, node.comparators):

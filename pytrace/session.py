@@ -68,13 +68,15 @@ class Session:
         name = self.program.name
         script_dir = os.path.dirname(name) if name != "stdin" else os.getcwd()
         defines = {}
+        options = PreprocessOptions(list(self.include_dirs), list(self.include_files), defines,
+                                    script_dir or ".")
         # Only directives read it: a one-liner does not pay for the BTF module.
         if "#" in self.program.text or self.include_files:
             from pytrace.kernel.btf import VMLINUX_PATH
             if self.get_target().path_exists(VMLINUX_PATH):
                 defines[HAVE_BTF] = "1"
-        return PreprocessOptions(list(self.include_dirs), list(self.include_files), defines,
-                                 script_dir or ".")
+            options.machine = self.get_target().machine
+        return options
 
     def compile(self, cpid: int = 0):
         from pytrace.compiler import compile_program

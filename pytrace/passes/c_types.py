@@ -37,7 +37,18 @@ INTEGER_NAMES = {
     "s8": IntType(8, True), "s16": IntType(16, True), "s32": IntType(32, True), "s64": INT64,
 }
 
+# Type sizes are 32-bit (as BTF records them): larger arrays and records are refused.
+MAX_TYPE_SIZE = 1 << 32
+
 _TAGGED = re.compile(r"^(struct|union|enum)\s+([\w.]+)$")
+
+
+def check_array_size(elem: Type, count: int, span=None) -> None:
+    # Sizes are 32-bit further on (sizeof, map values, stack slots): refuse what
+    # would not fit rather than truncate it.
+    if count >= MAX_TYPE_SIZE or count * elem.size >= MAX_TYPE_SIZE:
+        raise PytraceError(f"Array of {count} elements is too large "
+                           f"(at most {MAX_TYPE_SIZE - 1} bytes)", span)
 
 
 def is_stub(t: Type) -> bool:
@@ -67,7 +78,7 @@ class CTypes:
         base = " ".join(re.sub(r"\[\d*\]|\*", " ", words).split())
         t = self.named(base, span, allow_void=stars > 0)
         if array is not None and array.group(1):
-            t = self.array_of(t, int(array.group(1)))
+            t = self.array_of(t, int(array.group(1)), span)
         for _ in range(stars):
             t = PointerType(t if t != VOID else None, c_name=self._pointer_name(text))
         return t
@@ -107,7 +118,7 @@ class CTypes:
     def type_name(self, tn: ast.TypeName, span=None) -> Type:
         t = self.named(tn.name, span or tn.span, allow_void=tn.pointer > 0)
         if tn.array is not None:
-            t = self.array_of(t, tn.array)
+            t = self.array_of(t, tn.array, span or tn.span)
         for _ in range(tn.pointer):
             t = PointerType(t if t != VOID else None, c_name=str(tn))
         return t
@@ -122,7 +133,8 @@ class CTypes:
         return message
 
     @staticmethod
-    def array_of(elem: Type, count: int) -> Type:
+    def array_of(elem: Type, count: int, span=None) -> Type:
+        check_array_size(elem, count, span)
         if isinstance(elem, IntType) and elem.bits == 8:
             return StringType(count)  # char[N] is a string, as in bpftrace
         return ArrayType(elem, count)
@@ -205,7 +217,11 @@ class CTypes:
             fields.append(RecordField(member.name, t, start))
             offset = start + t.size
             size = max(size, offset)
-        return RecordType(f"{d.kind} {d.name}", tuple(fields), align_up(size, align))
+        size = align_up(size, align)
+        if size >= MAX_TYPE_SIZE:
+            raise PytraceError(f"{d.kind} {d.name} is too large: {size} bytes "
+                               f"(at most {MAX_TYPE_SIZE - 1})", d.span)
+        return RecordType(f"{d.kind} {d.name}", tuple(fields), size)
 
     # ---- BTF --------------------------------------------------------------------------
     def from_btf(self, type_id: int) -> Type:

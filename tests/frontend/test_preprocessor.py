@@ -96,3 +96,13 @@ def test_user_headers_nest_and_give_definitions(tmp_path):
                      PreprocessOptions(script_dir=str(tmp_path)))
     assert out.macros["FROM_A"] == "5"
     assert [text for _, text in out.header_definitions] == ["struct from_b { int x; };"]
+
+
+def test_system_headers_come_from_the_targets_multiarch_directory():
+    # AF_INET6 lives in /usr/include/<machine>-linux-gnu/bits/socket.h: an aarch64
+    # target does not read this x86_64 machine's copy.
+    text = "#include <sys/socket.h>\nBEGIN { }\n"
+    here = preprocess(text, PreprocessOptions(machine="x86_64"))
+    other = preprocess(text, PreprocessOptions(machine="aarch64"))
+    assert here.macros.get("AF_INET6") == "10"
+    assert "AF_INET6" not in other.macros
