@@ -842,24 +842,40 @@ class FactCache:
                 self._index = {}
         return self._index
 
+    def _blob(self, digest) -> str | None:
+        """The cache file of a digest; None unless it is a SHA-256 in hex (the
+        agent names it, and a name must not reach outside the cache)."""
+        if isinstance(digest, str) and len(digest) == 64 and \
+                all(c in "0123456789abcdef" for c in digest):
+            return os.path.join(self.dir, digest)
+        return None
+
     def known(self, path: str) -> str | None:
         digest = self._load().get(f"{self.release}\0{path}")
-        if digest and os.path.exists(os.path.join(self.dir, digest)):
+        blob = self._blob(digest)
+        if blob and os.path.exists(blob):
             return digest
         return None
 
     def get(self, digest: str) -> bytes | None:
+        blob = self._blob(digest)
+        if blob is None:
+            return None
         try:
-            with open(os.path.join(self.dir, digest), "rb") as f:
+            with open(blob, "rb") as f:
                 return f.read()
         except OSError:
             return None
 
     def put(self, path: str, digest: str, data: bytes) -> None:
+        import hashlib
+        blob = self._blob(digest)
+        # Only what the bytes really hash to is kept under their name.
+        if blob is None or hashlib.sha256(data).hexdigest() != digest:
+            return
         index = self._load()
         try:
             os.makedirs(self.dir, exist_ok=True)
-            blob = os.path.join(self.dir, digest)
             if not os.path.exists(blob):
                 _write_atomically(blob, data)
             index[f"{self.release}\0{path}"] = digest
