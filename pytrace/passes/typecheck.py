@@ -15,7 +15,6 @@ from __future__ import annotations
 from pytrace import ast
 from pytrace.builtins import get_function, get_variable
 from pytrace.diagnostics import PytraceError, Span
-from pytrace.passes.c_types import check_array_size
 from pytrace.passes.state import UNKNOWN, CompileState, MapInfo, Unit, UnknownType, error
 from pytrace.passes.types_util import arith, contains_unknown, is_int, is_signed, join, \
     type_name, widen
@@ -575,6 +574,9 @@ class TypeChecker:
             if isinstance(t, RecordType):
                 t = self.state.c_types().complete(t, tn.span)
         if tn.array is not None:
+            # Here, not at the top: c_types brings the BTF reader, which a
+            # program without C types never needs (start-up).
+            from pytrace.passes.c_types import check_array_size
             check_array_size(t, tn.array, tn.span)
             return ArrayType(t, tn.array)
         return t

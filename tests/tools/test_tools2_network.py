@@ -15,6 +15,7 @@ import textwrap
 import pytest
 
 from tests.tools.harness import ToolRun
+from tests.tools.tools2_workloads import PYTHON_COMM
 
 # A client and a server in one process on the loopback address argv[1]: the
 # client sends 300000 bytes, the server answers 5000 and closes. Prints the
@@ -99,7 +100,7 @@ def test_tcpconnect_shows_the_connecting_process_and_both_ends(host):
     assert len(rows) == 1, run.output
     _, _, comm, saddr, sport, daddr, dport = rows[0]
     assert (comm, saddr, sport, daddr, dport) == (
-        "python3", host, str(client_port), host, str(server_port))
+        PYTHON_COMM, host, str(client_port), host, str(server_port))
     # Refused connections are shown too (the socket leaves SYN_SENT for CLOSE).
     refused = [r for r in run.rows() if r[1] == str(refused_pid)]
     assert len(refused) == 1 and refused[0][5:] == [host, str(closed_port)], run.output
@@ -113,7 +114,7 @@ def test_tcpaccept_shows_the_accepting_process_and_both_ends(host):
     assert len(rows) == 1, run.output
     _, _, comm, raddr, rport, laddr, lport, backlog = rows[0]
     assert (comm, raddr, rport, laddr, lport) == (
-        "python3", host, str(client_port), host, str(server_port))
+        PYTHON_COMM, host, str(client_port), host, str(server_port))
     # One connection waiting when it was accepted; listen(8) asked for 8.
     assert backlog == "1/8"
 
@@ -126,7 +127,7 @@ def test_tcplife_shows_both_ends_with_their_bytes_and_lifespan(host):
     client = rows[(str(client_port), str(server_port))]
     server = rows[(str(server_port), str(client_port))]
     # TX_KB and RX_KB: 300000 bytes is 292 KB, 5000 bytes 4 KB.
-    assert client[1:3] == ["python3", host] and client[4] == host, client
+    assert client[1:3] == [PYTHON_COMM, host] and client[4] == host, client
     assert client[6:8] == ["292", "4"], client
     assert server[6:8] == ["4", "292"], server
     assert 0 <= int(client[8]) < 10_000

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.tools.harness import ToolRun
-from tests.tools.tools2_workloads import gcc_build, python_child
+from tests.tools.tools2_workloads import PYTHON_COMM, gcc_build, python_child
 
 
 def test_setuids_shows_each_call_with_its_arguments_and_result():
@@ -38,7 +38,7 @@ def test_setuids_shows_each_call_with_its_arguments_and_result():
         ("0", "setresuid", "ruid=65534 euid=65534 suid=65534 (0)"),
         ("65534", "setuid", "uid=0 (-1)"),
     ], run.output
-    assert all(r[2] == "python3" for r in rows)
+    assert all(r[2] == PYTHON_COMM for r in rows)
     assert re.match(r"\d\d:\d\d:\d\d$", rows[0][0])
 
 
@@ -71,7 +71,7 @@ def test_statsnoop_shows_found_and_missing_paths(short_tmp):
             except FileNotFoundError:
                 pass
         """)
-    mine = [(r[2], r[3]) for r in run.rows(4) if r[0] == str(child) and r[1] == "python3"]
+    mine = [(r[2], r[3]) for r in run.rows(4) if r[0] == str(child) and r[1] == PYTHON_COMM]
     assert ("0", str(present)) in mine, run.output
     assert ("2", str(missing)) in mine, run.output
 
@@ -165,7 +165,7 @@ def test_wakeuptime_for_one_pid_shows_who_woke_it_from_which_stack():
     assert woken, run.output
     assert 250_000 <= max(woken) < 5_000_000
     # Only the process's own threads are wakees.
-    assert {target for *_, target, _ in entries} <= {"t2sleeper", "t2waker", "python3"}
+    assert {target for *_, target, _ in entries} <= {"t2sleeper", "t2waker", PYTHON_COMM}
 
 
 def test_threadsnoop_names_the_start_function(tmp_path):
@@ -211,7 +211,7 @@ def test_undump_shows_data_read_from_a_unix_socket():
             a.sendall(b"t2 via read"); os.read(b.fileno(), 100)
             a.sendall(b"t2 via recvmsg"); b.recvmsg(100)
         """)
-    mine = [r[3:] for r in run.rows(5) if r[1:3] == ["python3", str(child)]]
+    mine = [r[3:] for r in run.rows(5) if r[1:3] == [PYTHON_COMM, str(child)]]
     assert ["13", "t2 via recv\\x01\\x02"] in mine, run.output
     assert ["11", "t2 via read"] in mine, run.output
     assert ["14", "t2 via recvmsg"] in mine, run.output

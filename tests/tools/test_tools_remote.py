@@ -131,8 +131,14 @@ def test_hardirqs_prints_the_local_shape_through_exec_and_ssh(request, short_tmp
                                "count=16", "oflag=direct", "status=none"])
     runs = run_each_target(request, "hardirqs", disk_io)
     shapes = {name: shape(out, pid, key_free=True) for name, (out, pid) in runs.items()}
-    assert "@count[KEY]: N" in shapes["local"] and "@usecs[KEY]: N" in shapes["local"], shapes
-    assert shapes["exec"] == shapes["local"] and shapes["ssh"] == shapes["local"], shapes
+    # Which maps get rows depends on which interrupts fired during each run:
+    # every run has the two counting maps, and the lines around them agree.
+    for kinds in shapes.values():
+        assert {"@count[KEY]: N", "@usecs[KEY]: N"} <= kinds, shapes
+
+    def fixed(kinds):
+        return {k for k in kinds if not k.startswith("@")}
+    assert fixed(shapes["exec"]) == fixed(shapes["local"]) == fixed(shapes["ssh"]), shapes
 
 
 # ---- every tool through the exec target -------------------------------------------------

@@ -11,9 +11,13 @@ import textwrap
 
 import pytest
 
+# The comm of a process started from sys.executable: the name it was run by
+# (`python` in a virtual environment, `python3.11`, ...), cut to 15 bytes.
+PYTHON_COMM = pathlib.Path(sys.executable).name[:15]
+
 
 def python_child(code: str) -> int:
-    """Run `code` in a new python3 process to its end; its pid."""
+    """Run `code` in a new Python process (comm PYTHON_COMM) to its end; its pid."""
     child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)],
                              stderr=subprocess.PIPE, text=True)
     _, err = child.communicate(timeout=60)
