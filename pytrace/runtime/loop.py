@@ -44,8 +44,8 @@ class TraceOptions:
 
     attached_count: int = 0
     attach_options: dict = field(default_factory=dict)
-    child: object | None = None       # runtime.child.ChildCommand
-    watched: object | None = None     # runtime.child.WatchedProcess (-p)
+    child: object | None = None       # Target.start_command(): kernel.process.ChildCommand locally
+    watched: object | None = None     # Target.watch_process() (-p)
     flush_each_batch: bool = True     # False with -B full
     separator: object | None = None   # stream for "\n\n" when it is not the sink's
     source: object | None = None      # the program's Source (locates -k warnings)
