@@ -3,6 +3,7 @@ checking that a target holds nothing of pytrace's once a run has ended."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -29,6 +30,27 @@ def start_pytrace(argv: list[str], env: dict[str, str] | None = None) -> subproc
     return subprocess.Popen([sys.executable, "-m", "pytrace", *argv], cwd=REPO, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+
+
+@contextlib.contextmanager
+def pytrace_running(argv: list[str], env: dict[str, str] | None = None):
+    """start_pytrace for the body of a `with`; killed at the end if still running."""
+    proc = start_pytrace(argv, env)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def one_error_line(done) -> str:
+    """The one line a failed run printed on stderr (exit 1, no traceback)."""
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert done.returncode == 1, done.stderr
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("ERROR: "), lines[0]
+    return lines[0]
 
 
 def wait_for_line(stream, prefix: str, deadline_s: float = 180) -> str:

@@ -10,18 +10,11 @@ import sys
 
 import pytest
 
-from tests.remote.helpers import REPO, pytrace, start_pytrace, wait_for_line
+from tests.remote.helpers import REPO, one_error_line, pytrace, start_pytrace, wait_for_line
 
 RELAY = f"{sys.executable} {REPO / 'tests' / 'remote' / 'relay.py'}"
 TICKS = 'interval:ms:20 { printf("tick %d\\n", 7); }'
 
-
-def one_error_line(done) -> str:
-    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
-    assert done.returncode == 1, done.stderr
-    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
-    assert lines[0].startswith("ERROR: "), lines[0]
-    return lines[0]
 
 
 @pytest.mark.kernel

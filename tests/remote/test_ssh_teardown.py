@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers.processes import alive, descendants
 from tests.remote.helpers import (bpf_map_names, eventually, kill, ssh_client_of,
-                                  start_pytrace, unique_map_name, wait_for_line)
+                                  pytrace_running, unique_map_name, wait_for_line)
 
 
 def program(map_name: str) -> str:
@@ -41,9 +41,8 @@ def assert_one_line_reason(code: int, stderr: str) -> None:
 @pytest.mark.kernel
 def test_killing_the_ssh_client_leaves_nothing_on_the_target(ssh_server):
     name = unique_map_name()
-    proc = start_pytrace(["--target", ssh_server.target, "-e", program(name)],
-                         env=ssh_server.environ())
-    try:
+    with pytrace_running(["--target", ssh_server.target, "-e", program(name)],
+                         env=ssh_server.environ()) as proc:
         wait_for_line(proc.stdout, "Attaching")
         agents = descendants(ssh_server.process.pid)
         assert agents, "no ssh session on the target"
@@ -53,18 +52,13 @@ def test_killing_the_ssh_client_leaves_nothing_on_the_target(ssh_server):
         left = eventually(lambda: not descendants(ssh_server.process.pid), deadline_s=30)
         assert left, f"still running under sshd: {descendants(ssh_server.process.pid)}"
         assert map_freed(name)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.mark.kernel
 def test_killing_the_ssh_client_leaves_nothing_in_the_6_1_guest(qemu_guest):
     name = unique_map_name()
-    proc = start_pytrace(["--target", qemu_guest.ssh.target, "-e", program(name)],
-                         env=qemu_guest.ssh.environ())
-    try:
+    with pytrace_running(["--target", qemu_guest.ssh.target, "-e", program(name)],
+                         env=qemu_guest.ssh.environ()) as proc:
         wait_for_line(proc.stdout, "Attaching")
         assert f"AT_{name}" in bpf_map_names(_guest(qemu_guest, "bpftool map show"))
         kill(ssh_client_of(proc))
@@ -77,10 +71,6 @@ def test_killing_the_ssh_client_leaves_nothing_in_the_6_1_guest(qemu_guest):
         assert eventually(lambda: f"AT_{name}" not in bpf_map_names(
             _guest(qemu_guest, "bpftool map show")), deadline_s=60, step=1)
         assert _guest(qemu_guest, "cat /sys/kernel/tracing/kprobe_events /sys/kernel/tracing/uprobe_events") == ""
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def map_freed(name: str) -> bool:
@@ -104,9 +94,8 @@ def test_killing_pytrace_itself_ends_the_agent_on_the_target(ssh_server):
     """SIGKILL gives pytrace no chance to clean up: the agent must notice its
     stdin close (the ssh client sends EOF when its parent's pipe closes)."""
     name = unique_map_name()
-    proc = start_pytrace(["--target", ssh_server.target, "-e", program(name)],
-                         env=ssh_server.environ())
-    try:
+    with pytrace_running(["--target", ssh_server.target, "-e", program(name)],
+                         env=ssh_server.environ()) as proc:
         wait_for_line(proc.stdout, "Attaching")
         client = ssh_client_of(proc)
         kill(proc.pid)
@@ -115,18 +104,13 @@ def test_killing_pytrace_itself_ends_the_agent_on_the_target(ssh_server):
         assert eventually(lambda: not descendants(ssh_server.process.pid)), \
             f"still running under sshd: {descendants(ssh_server.process.pid)}"
         assert map_freed(name)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.mark.kernel
 def test_killing_the_agent_ends_pytrace_with_one_line(ssh_server):
     name = unique_map_name()
-    proc = start_pytrace(["--target", ssh_server.target, "-e", program(name)],
-                         env=ssh_server.environ())
-    try:
+    with pytrace_running(["--target", ssh_server.target, "-e", program(name)],
+                         env=ssh_server.environ()) as proc:
         wait_for_line(proc.stdout, "Attaching")
         agents = [p for p in descendants(ssh_server.process.pid) if _comm(p).startswith("python")]
         assert len(agents) == 1, [(_comm(p), p) for p in descendants(ssh_server.process.pid)]
@@ -134,20 +118,15 @@ def test_killing_the_agent_ends_pytrace_with_one_line(ssh_server):
         assert_one_line_reason(*end_after_client_killed(proc))
         assert eventually(lambda: not descendants(ssh_server.process.pid))
         assert map_freed(name)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.mark.kernel
 def test_ctrl_c_over_ssh_prints_the_maps_and_frees_everything(ssh_server):
     name = unique_map_name()
-    proc = start_pytrace(["--target", ssh_server.target, "-e",
+    with pytrace_running(["--target", ssh_server.target, "-e",
                           f"BEGIN {{ @{name}[\"begin\"] = 7; }} "
                           "interval:ms:50 { @ticks = count(); printf(\"tick\\n\"); }"],
-                         env=ssh_server.environ())
-    try:
+                         env=ssh_server.environ()) as proc:
         wait_for_line(proc.stdout, "tick")
         assert f"AT_{name}" in bpf_map_names(_bpftool())
         proc.send_signal(signal.SIGINT)
@@ -158,10 +137,6 @@ def test_ctrl_c_over_ssh_prints_the_maps_and_frees_everything(ssh_server):
         assert f"@{name}[begin]: 7\n" in maps and "\n@ticks: " in maps, out
         assert eventually(lambda: not descendants(ssh_server.process.pid))
         assert map_freed(name)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def _comm(pid: int) -> str:

@@ -14,18 +14,13 @@ import time
 import pytest
 
 from tests.helpers.processes import alive, descendants
-from tests.remote.helpers import REPO, eventually, kill, pytrace, start_pytrace, wait_for_line
+from tests.remote.helpers import (REPO, eventually, kill, one_error_line, pytrace,
+                                  start_pytrace, wait_for_line)
 from tests.remote.test_exec_teardown import assert_nothing_left, finish, held_by
 
 RELAY = f"{sys.executable} {REPO / 'tests' / 'remote' / 'relay.py'}"
 TICKS = 'interval:ms:20 { @ticks = count(); printf("tick\\n"); }'
 
-
-def one_error_line(done) -> str:
-    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
-    assert done.returncode == 1, done.stderr
-    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
-    return lines[0]
 
 
 @pytest.mark.parametrize("shell", [
