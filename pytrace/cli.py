@@ -87,7 +87,7 @@ def run_cli(argv: list[str]) -> int:
         # Errors point into this program unless a stage said otherwise.
         if getattr(e, "source", None) is None:
             e.source = source
-        if opts.tool:
+        if opts.tool and e.may_be_what_the_machine_lacks:
             from pytrace.tools import needs_note
             e.note = needs_note(opts.tool)
         raise

@@ -16,7 +16,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 # Remote-target fixtures (private sshd, the 6.1 test VM), session-wide so the
 # VM boots at most once per run.
 from tests.helpers.remote_fixtures import (  # noqa: E402,F401
-    fake_adb, mark_qemu_tests, qemu_guest, ssh_keys, ssh_server)
+    _restart_a_dead_guest, fake_adb, mark_qemu_tests, qemu_guest, ssh_keys, ssh_server)
 
 
 def pytest_collection_modifyitems(config, items):

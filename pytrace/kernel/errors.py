@@ -21,6 +21,9 @@ class PytraceError(Exception):
     """A user-facing error; `span` points into the program when it has a place."""
 
     severity = "ERROR"
+    # Whether what the machine lacks may be the cause (a tool's `Needs:` note
+    # is added then); a lost connection to a target is not such an error.
+    may_be_what_the_machine_lacks = True
 
     def __init__(self, message: str, span=None):
         super().__init__(message)

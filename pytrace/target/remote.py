@@ -53,6 +53,8 @@ def _trace(text: str) -> None:
 class RemoteError(PytraceError):
     """The session with the target failed (connection, protocol, agent)."""
 
+    may_be_what_the_machine_lacks = False
+
 
 class Connection:
     """Frames over a transport's pipes, with the inbox for unasked frames."""

@@ -42,6 +42,17 @@ def qemu_guest(tmp_path_factory, ssh_keys) -> GuestVM:
         yield vm
 
 
+@pytest.fixture(autouse=True)
+def _restart_a_dead_guest(request):
+    """A guest that panicked in an earlier test is booted again, so that one
+    panic fails one test, not every test after it."""
+    if "qemu_guest" in request.fixturenames:
+        vm = request.getfixturevalue("qemu_guest")
+        if vm.panic() is not None or vm.process is None or vm.process.poll() is not None:
+            vm.restart()
+    yield
+
+
 def mark_qemu_tests(items) -> None:
     """Give every test that uses the VM the `qemu` marker."""
     for item in items:

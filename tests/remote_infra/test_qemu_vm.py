@@ -136,3 +136,27 @@ def _comm(pid: int) -> str:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return ""
+
+
+def test_a_test_that_panics_the_guest_runs_again_on_a_new_guest(qemu_guest):
+    """The harness's answer to a guest kernel panic (seen under TCG): the panic
+    is found in the console, the guest boots again on the same ssh endpoint
+    (the dead guest's console kept) and the test body runs once more."""
+    assert qemu_guest.panic() is None
+    runs = []
+
+    def body():
+        runs.append(qemu_guest.panic())
+        if len(runs) == 1:
+            qemu_guest.ssh.run("echo c > /proc/sysrq-trigger", timeout=30)   # crash it
+            end = time.monotonic() + 60
+            while qemu_guest.panic() is None and time.monotonic() < end:
+                time.sleep(0.2)
+            raise AssertionError("the guest went away")
+        return guest(qemu_guest, "uname -r").strip()
+
+    with pytest.warns(UserWarning, match="kernel panicked"):
+        release = qemu_guest.run_surviving_one_panic(body)
+    assert release == qemu_guest.kernel.release
+    assert runs == [None, None]
+    assert "Kernel panic" in qemu_guest.console_log.with_suffix(".1.log").read_text()

@@ -204,6 +204,10 @@ def test_xfsdist_times_the_workloads_xfs_operations(vm, xfs_mount):
 def test_dcsnoop_shows_a_missed_lookup(vm):
     """A lookup of a name that does not exist in the guest shows as a miss (M)
     made by the process that looked."""
+    vm.run_surviving_one_panic(lambda: dcsnoop_sees_a_miss(vm))
+
+
+def dcsnoop_sees_a_miss(vm) -> None:
     import time
     with ToolRun("dcsnoop", options=("--target", vm.ssh.target), env=vm.ssh.environ(),
                  count_links=False) as run:
@@ -214,3 +218,21 @@ def test_dcsnoop_shows_a_missed_lookup(vm):
             seen = re.search(r"^\d+\s+\d+\s+cat\s+M pt-dcsnoop-missing$", run.output_so_far(),
                              re.M)
     assert seen, run.output
+
+
+def test_a_tool_whose_connection_drops_says_only_that(vm):
+    """A dropped connection is not blamed on what the target lacks: one line
+    about the connection, without the tool's `Needs:` note."""
+    import os
+    from tests.helpers.processes import descendants
+    from tests.remote.helpers import pytrace_running, wait_for_line
+    with pytrace_running(["--target", vm.ssh.target, "vfsstat"], env=vm.ssh.environ()) as proc:
+        wait_for_line(proc.stdout, "Tracing key VFS calls")
+        for pid in descendants(proc.pid):     # the ssh client: the connection drops
+            os.kill(pid, 9)
+        proc.wait(timeout=60)
+        lines = [line for line in proc.stderr.read().splitlines()
+                 if line.strip() and not line.startswith("Connection to ")]
+    assert proc.returncode == 1
+    assert len(lines) == 1 and lines[0].startswith(
+        f"ERROR: lost the connection to the target {vm.ssh.target}"), lines
