@@ -15,6 +15,7 @@ import ctypes
 import mmap
 import select
 import struct
+import time
 
 from pytrace.kernel import bpf
 from pytrace.kernel.errors import MapError
@@ -99,6 +100,27 @@ class RingBufferReader:
         blob = self._data.obj[start:start + (pos - cons)]
         self._consumer.value = pos  # the producer may reuse the space now
         return blob
+
+    def read_rest(self, settle_s: float = 0.25) -> bytes:
+        """Everything left once the probes are detached: read_blob until the
+        ring is empty, waiting up to settle_s for records still being written
+        (a program that was running when its probe went away). read_blob alone
+        stops at the first such record and leaves the rest unread."""
+        blobs, deadline = [], None
+        while True:
+            blob = self.read_blob()
+            if blob:
+                blobs.append(blob)
+                continue
+            if self._consumer.value >= self._producer_pos():
+                break
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + settle_s
+            elif now > deadline:
+                break
+            time.sleep(0.0005)
+        return b"".join(blobs)
 
     def read_available(self) -> list[bytes]:
         """Every committed record now in the buffer, without waiting."""

@@ -44,7 +44,7 @@ ALLOWED = frozenset("""
     attach_tracepoint attach_raw_tracepoint attach_kprobe attach_uprobe
     attach_uprobe_multi attach_perf_event attach_tracing attach_watchpoint
     detach detach_many close close_all ring_start ring_stop ping tracefs_tree
-    map_lookup_batches probe_loads
+    map_lookup_batches probe_loads ring_read_rest
 """.split())
 HANDLE_FIRST = frozenset("""
     map_lookup map_update map_delete map_get_next_key map_lookup_batch map_delete_batch
@@ -293,6 +293,15 @@ class Agent:
         ring = RingBufferReader(map_fd)
         self.rings[handle] = ring
         self.epoll.register(ring.wakeup_fd, select.EPOLLIN | select.EPOLLET)
+
+    def do_ring_read_rest(self, handle):
+        """Send what is left in a ring whose probes are detached, all of it,
+        before the reply (flush_rings reads once and may stop early)."""
+        ring = self.rings.get(handle)
+        if ring is not None:
+            blob = ring.read_rest()
+            if blob:
+                self.send(P.EVENTS, P.events_payload(handle, blob))
 
     def do_ring_stop(self, handle):
         ring = self.rings.pop(handle, None)

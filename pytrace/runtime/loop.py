@@ -170,11 +170,14 @@ def run_trace(target, loaded: LoadedObject, sink, symbols: Symbols,
                 loop.run()
             show_banner()
         attachments.detach_all()
+        loop.ask_rest()
         end = loaded.program("end")
         if end is not None:
             target.prog_test_run(end.fd)
-        loop.drain(stop_at_exit=False)
-        maps.read_for_exit()   # the maps and the lost count at once
+        # The maps and the lost count at once; to a remote target, in the same
+        # round trip as the detach and the rest of the events when there is no END.
+        maps.read_for_exit()
+        loop.drain_rest()   # an event that clears a map makes print_all read it again
         loop.report_lost()
         _separator(sink, options)
         maps.print_all()
@@ -240,6 +243,27 @@ class _Loop:
             self._after_batch()
             if exiting and stop_at_exit:
                 return True
+
+    def ask_rest(self) -> None:
+        """The probes are detached: have the reader fetch every record left (a
+        remote target sends them with its next reply, before END's records)."""
+        ask = getattr(self.reader, "ask_rest", None)
+        if ask is not None:
+            ask()
+
+    def drain_rest(self) -> None:
+        """Handle every record left once the probes are detached (END's too).
+        A plain drain could stop at a record still being written and leave
+        everything after it unprinted and uncounted."""
+        if self.reader is None:
+            return
+        read_rest = getattr(self.reader, "read_rest", None)
+        if read_rest is not None:
+            blob, start = read_rest(), 0
+            while start < len(blob):
+                start, _ = self.handler.handle_blob(blob, start, CHUNK, False)
+                self._after_batch()
+        self.drain(stop_at_exit=False)
 
     def _after_batch(self) -> None:
         if self.options.flush_each_batch:

@@ -153,10 +153,12 @@ class MapAccess:
     def clear(self, name: str) -> None:
         fd, spec = self._fd_spec(name)
         clear_map(self.target, fd, spec, self.ncpus)
+        self._at_exit = None   # read at exit before this event was handled: read again
 
     def zero(self, name: str) -> None:
         fd, spec = self._fd_spec(name)
         zero_map(self.target, fd, spec, self.ncpus)
+        self._at_exit = None
 
     def lost_count(self) -> int:
         """Records the BPF side could not put in the ring buffer, so far."""

@@ -448,7 +448,6 @@ class RemoteTarget(Target):
         target that does not answer ends the run after STALL_GRACE_S."""
         if self._interrupted_at is None:
             self._interrupted_at = time.monotonic()
-            self.conn.keep_events = False
 
     def sync(self):
         with self.conn.lock:
@@ -772,6 +771,16 @@ class RemoteRingReader:
             conn.pump()
         blobs = conn.events.pop(self.handle, None)
         return b"".join(blobs) if blobs else b""
+
+    def ask_rest(self) -> None:
+        """The probes are detached: the agent reads the ring to its end and sends
+        it before its next reply (no round trip of its own)."""
+        if not self.target._closed:
+            self.target._defer("ring_read_rest", self.handle)
+
+    def read_rest(self) -> bytes:
+        """What ask_rest brought, and anything else received for this ring."""
+        return self.read_blob()
 
     def poll(self, timeout_ms: int = -1) -> list[bytes]:
         from pytrace.kernel.ringbuf import split_records

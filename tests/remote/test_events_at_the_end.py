@@ -1,0 +1,71 @@
+"""Every event a probe produced before the run ended is printed or counted as
+lost, on a remote target as here: Ctrl-C in the middle of a flood and a run
+that ends with its -c command. Each event also counts into @n, so the printed
+lines plus the reported losses must add up to @n exactly."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.remote.helpers import REPO, eventually, kill
+
+FLOOD = "import os\nfor _ in range({n}):\n    os.getppid()\n"
+
+
+def program(pid_filter: str) -> str:
+    return (f'tracepoint:syscalls:sys_enter_getppid /{pid_filter}/ '
+            '{ printf("x\\n"); @n = count(); }')
+
+
+def accounted(out: str) -> tuple[int, int, int]:
+    """(printed lines, events reported lost, @n) of a run's output."""
+    lines = out.splitlines().count("x")
+    lost = sum(int(n) for n in re.findall(r"^Lost (\d+) events$", out, re.M))
+    n = int(re.search(r"^@n: (\d+)$", out, re.M).group(1))
+    return lines, lost, n
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("target", ["exec:", None], ids=["exec", "local"])
+def test_ctrl_c_in_a_flood_prints_every_event_or_counts_it_lost(target, tmp_path):
+    flood = subprocess.Popen([sys.executable, "-S", "-c", FLOOD.format(n=10**9)])
+    out_path = tmp_path / "out"
+    argv = (["--target", target] if target else []) + ["-e", program(f"pid == {flood.pid}")]
+    with out_path.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pytrace", *argv], cwd=REPO,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.PIPE,
+                                text=True)
+    try:
+        assert eventually(lambda: out_path.stat().st_size > 2_000_000, deadline_s=60), \
+            "no flood of events"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        kill(flood.pid)
+        flood.wait()
+        if proc.poll() is None:
+            kill(proc.pid)
+            proc.wait()
+    assert proc.returncode == 0, err
+    lines, lost, n = accounted(out_path.read_text())
+    assert n > 100_000
+    assert lines + lost == n, f"{n - lines - lost} events neither printed nor counted lost"
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("target", ["exec:", None], ids=["exec", "local"])
+def test_a_run_ending_with_its_command_prints_every_event(target):
+    count = 300_000
+    argv = (["--target", target] if target else []) + [
+        "-e", program("pid == cpid"), "-c", f"python3 -S -c '{FLOOD.format(n=count)}'"]
+    done = subprocess.run([sys.executable, "-m", "pytrace", *argv], cwd=REPO,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines, lost, n = accounted(done.stdout)
+    assert n == count
+    assert lines + lost == n
