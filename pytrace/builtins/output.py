@@ -317,6 +317,13 @@ def _on_print_map(runtime, action, payload):
                        div=int(opts.get("div", 0) or 0))
 
 
+def _on_print_map_then_clear(runtime, action, payload):
+    """print(@m) whose next record is clear(@m) (runtime/events.py pairs them)."""
+    opts = action.options
+    runtime.maps.print_and_clear(action.map_name, top=int(opts.get("top", 0) or 0),
+                                 div=int(opts.get("div", 0) or 0))
+
+
 def _on_print_value(runtime, action, payload):
     (ty, value), = runtime.typed_args(action, payload)[:1]
     runtime.sink.value(ty, value)
@@ -348,7 +355,8 @@ def _on_join(runtime, action, payload):
 
 function("printf", check=_printf_check, codegen=_printf, events={"printf": _on_printf})
 function("print", check=_print_check, codegen=_print,
-         events={"print_map": _on_print_map, "print_value": _on_print_value})
+         events={"print_map": _on_print_map, "print_value": _on_print_value,
+                 "print_map_then_clear": _on_print_map_then_clear})
 function("time", check=_time_check, codegen=_emit_plain, events={"time": _on_time})
 function("exit", check=_exit_check, codegen=_exit, events={"exit": _on_exit})
 function("clear", check=_whole_map_check("clear"), codegen=_emit_plain,

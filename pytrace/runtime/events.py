@@ -69,6 +69,10 @@ class EventHandler:
                               "helper_error": self.on_helper_error})
         self._fast = [self._fast_printf(a) if a.kind == "printf" else None
                       for a in resources.actions]
+        # print(@m) and clear(@m) records in a row are done as one read that
+        # deletes (maps.print_and_clear): id of each clear -> its map.
+        self._clears = {i: a.map_name for i, a in enumerate(resources.actions)
+                        if a.kind == "clear"}
         # The text sink's printf only writes its text: a batch's lines can be
         # joined into one write. Other sinks (JSON) wrap each line.
         self._join_lines = type(sink) is Sink
@@ -113,6 +117,12 @@ class EventHandler:
                 if lines:
                     self._write_lines(lines)
                     lines = []
+                if self._clears and done < limit:
+                    after_clear = self._clear_after_print(action_id, blob, pos, end)
+                    if after_clear is not None:
+                        self._handle_other(action_id, blob[at:at + length], "_then_clear")
+                        pos, done = after_clear, done + 1
+                        continue
                 if self._handle_other(action_id, blob[at:at + length]):
                     exiting = True
                     if stop_at_exit:
@@ -129,12 +139,29 @@ class EventHandler:
             for line in lines:
                 self.sink.printf(line)
 
-    def _handle_other(self, action_id: int, record: bytes) -> bool:
+    def _clear_after_print(self, action_id: int, blob: bytes, pos: int, end: int) -> int | None:
+        """Where the record after the next one starts, when this record is
+        print(@m) and the next is clear(@m) of the same map; else None."""
+        actions = self.resources.actions
+        if action_id >= len(actions) or actions[action_id].kind != "print_map" or pos >= end:
+            return None
+        try:
+            header, next_id = _HEADER_ID(blob, pos)
+        except struct.error:
+            return None
+        length = header & _LENGTH
+        if header & _DISCARD or length < HEADER:
+            return None
+        if self._clears.get(next_id) != actions[action_id].map_name:
+            return None
+        return pos + ((length + RECORD_HEADER + 7) & ~7)
+
+    def _handle_other(self, action_id: int, record: bytes, variant: str = "") -> bool:
         if action_id >= len(self.resources.actions):
             self.warn(f"WARNING: unknown event id {action_id} from the kernel (ignored)")
             return False
         action = self.resources.actions[action_id]
-        handler = self.handlers.get(action.kind)
+        handler = self.handlers.get(action.kind + variant)
         if handler is None:
             self.warn(f"WARNING: async action {action.kind} is not supported yet")
             return False

@@ -120,6 +120,23 @@ class MapAccess:
         spec = self.loaded.resources.map(name)
         self.sink.map(spec, self.read(name), top=top, div=div, descending=self._descending)
 
+    def print_and_clear(self, name: str, top: int = 0, div: int = 0) -> None:
+        """print(@m); clear(@m) as one read that deletes what it reads: an
+        update made between a read and a later delete would be lost unprinted
+        (a round trip wide on a remote target). Hash maps only; keyless
+        count() maps are zeroed by clear, arrays cannot delete."""
+        fd, spec = self._fd_spec(name)
+        keyless_count = not spec.key_types and isinstance(spec.value_type, T.CountType)
+        if keyless_count or "hash" not in spec.bpf_type:
+            self.print(name, top=top, div=div)
+            self.clear(name)
+            return
+        raw = self.target.map_lookup_batch(fd, spec.key_size, spec.value_size,
+                                           spec.max_entries, delete=True)
+        self.sink.map(spec, decode_map(spec, raw, self.ncpus, self.symbols), top=top, div=div,
+                      descending=self._descending)
+        self._at_exit = None
+
     def _exit_specs(self) -> list[MapSpec]:
         return sorted(self.loaded.resources.user_maps,
                       key=lambda m: m.name.encode("utf-8", "surrogateescape"))

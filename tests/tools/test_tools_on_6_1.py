@@ -177,18 +177,16 @@ def test_vfscount_counts_the_workloads_vfs_calls(vm):
 
 
 def test_vfsstat_counts_key_vfs_calls_each_second(vm):
-    """Ten rounds of VFS calls over two seconds show in the per-second counts.
-    The tool prints its map, then clears it (two actions the host performs in
-    turn, as bpftrace's are): a call made in between is cleared unprinted, a
-    window of a round trip or two to the VM. Spread out, at most a round or
-    two can fall into it."""
+    """Ten rounds of VFS calls over two seconds all show in the per-second
+    counts. The tool prints its map, then clears it: done as two steps, a call
+    made in between (a round trip or two to the VM) was cleared unprinted."""
     out = run_tool(vm, "vfsstat", f"python3 {WORK}/vfs.py 10 0.2 2")
     assert "Tracing key VFS calls... Hit Ctrl-C to end.\n" in out
     totals: dict[str, int] = {}
     for name, n in re.findall(r"^@\[(\w+)\]: (\d+)$", out, re.M):
         totals[name] = totals.get(name, 0) + int(n)
     for name in ("vfs_open", "vfs_write", "vfs_read", "vfs_fsync_range"):
-        assert totals.get(name, 0) >= 8, (name, out)
+        assert totals.get(name, 0) >= 10, (name, out)
 
 
 def test_tcpsynbl_shows_the_accept_queue_growing(vm):
