@@ -66,7 +66,8 @@ class WatchedProcess:
 class ChildCommand(WatchedProcess):
     """`-c CMD`: forked now, held before exec until release()."""
 
-    def __init__(self, command: str):
+    def __init__(self, command: str, stdout_fd: int = -1):
+        """stdout_fd: the command's standard output (default: this process's)."""
         import shlex  # only -c needs it: keep it off the start-up path
         try:
             argv = shlex.split(command)
@@ -92,6 +93,9 @@ class ChildCommand(WatchedProcess):
                 if os.getppid() != parent:  # it died before the line above
                     os._exit(127)
                 os.close(self._go)
+                if stdout_fd >= 0:
+                    os.dup2(stdout_fd, 1)
+                    os.close(stdout_fd)
                 if os.read(read_end, 1):
                     os.close(read_end)
                     os.execv(path, argv)

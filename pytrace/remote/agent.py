@@ -89,6 +89,7 @@ class Agent:
         self.epoll = select.epoll()
         self.epoll.register(in_fd, select.EPOLLIN)
         self.watch_fds = {}    # pidfd -> pid
+        self.output_fds = {}   # read end of a -c command's stdout pipe -> its pid
 
     # ---- output -------------------------------------------------------------------------
     def send(self, kind, payload, compress=False):
@@ -130,6 +131,8 @@ class Agent:
                         if kind != P.CALL:
                             raise P.ProtocolError("unexpected frame kind {}".format(kind))
                         self.on_call(P.decode(payload))
+                elif fd in self.output_fds:
+                    self.forward_output(fd)
                 elif fd in self.watch_fds:
                     self.on_exit(fd)
             self.flush_rings()
@@ -143,9 +146,28 @@ class Agent:
             if blob:
                 self.send(P.EVENTS, P.events_payload(handle, blob))
 
+    def forward_output(self, fd, until_empty=False):
+        """What the -c command wrote to its stdout goes to the host's stdout
+        (our own stdout is the protocol's). EOF closes the pipe."""
+        while True:
+            try:
+                data = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                return
+            if not data:
+                self.epoll.unregister(fd)
+                del self.output_fds[fd]
+                os.close(fd)
+                return
+            self.send(P.OUTPUT, data)
+            if not until_empty:
+                return
+
     def on_exit(self, pidfd):
         pid = self.watch_fds.pop(pidfd)
         self.epoll.unregister(pidfd)
+        for fd in [fd for fd, owner in self.output_fds.items() if owner == pid]:
+            self.forward_output(fd, until_empty=True)   # its output before its end
         self.flush_rings()   # what the process did comes before its end
         self.send(P.EXITED, P.encode({"pid": pid}))
 
@@ -254,7 +276,17 @@ class Agent:
         return process.run_command(command)
 
     def do_start_command(self, command):
-        child = process.ChildCommand(command)
+        read_end, write_end = os.pipe()
+        try:
+            child = process.ChildCommand(command, stdout_fd=write_end)
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        os.set_blocking(read_end, False)
+        self.output_fds[read_end] = child.pid
+        self.epoll.register(read_end, select.EPOLLIN)
         return self._watch(child)
 
     def do_watch_process(self, pid):

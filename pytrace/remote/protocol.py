@@ -36,7 +36,8 @@ REPLY = ord("R")     # agent -> host: {"id", "results": [...]}
 ERROR = ord("E")     # agent -> host: {"id", "index": call index, "error": {...}}
 EVENTS = ord("V")    # agent -> host: u32 ring handle + ring-buffer records (raw)
 EXITED = ord("X")    # agent -> host: {"pid", "status"}: a watched process ended
-KINDS = frozenset((HELLO, CALL, REPLY, ERROR, EVENTS, EXITED))
+OUTPUT = ord("O")    # agent -> host: bytes the -c command wrote to its stdout (raw)
+KINDS = frozenset((HELLO, CALL, REPLY, ERROR, EVENTS, EXITED, OUTPUT))
 
 
 class ProtocolError(Exception):

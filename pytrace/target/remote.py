@@ -50,6 +50,20 @@ def _trace(text: str) -> None:
     sys.stderr.write(f"pytrace: {time.monotonic():.3f} {text}\n")
 
 
+def _write_command_output(data: bytes) -> None:
+    """The remote -c command's stdout, onto ours, as a local command's would be
+    (straight to fd 1: not through pytrace's buffered output, not into -o)."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(1, view):]
+        except BlockingIOError:   # a non-blocking stdout that is full: wait for room
+            import select
+            select.select([], [1], [], 1.0)
+        except OSError:
+            return   # a closed stdout: the output is dropped, as it would be locally
+
+
 class RemoteError(PytraceError):
     """The session with the target failed (connection, protocol, agent)."""
 
@@ -121,6 +135,8 @@ class Connection:
                 self.replies[msg.get("id")] = (kind, msg)
             elif kind == P.EXITED:
                 self.exited.add(_decode(payload, self.transport.name).get("pid"))
+            elif kind == P.OUTPUT:
+                _write_command_output(payload)
             else:
                 raise RemoteError(f"target {self.transport.name}: unexpected frame kind {kind}")
 
