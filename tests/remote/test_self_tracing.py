@@ -5,6 +5,7 @@ promptly, cleanly and with nothing left attached. The local target too."""
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 
 import pytest
@@ -21,9 +22,13 @@ SELF_TRACING = 'tracepoint:syscalls:sys_enter_write { printf("x\\n"); }'
 def test_ctrl_c_ends_a_self_tracing_run(target):
     argv = (["--target", target] if target else []) + ["-e", SELF_TRACING]
     proc = start_pytrace(argv)
+    # The loop needs a first write after the attach; a quiet machine may make
+    # none for minutes (locally the banner comes before the attach).
+    seeder = subprocess.Popen(["sh", "-c", "while :; do echo > /dev/null; sleep 0.2; done"])
     holders = []
     try:
         wait_for_line(proc.stdout, "x")
+        seeder.kill()
         holders = descendants(proc.pid) if target else [proc.pid]
         assert holders, "pytrace started no agent"
         held = eventually(lambda: (lambda h: h if h["prog"] and h["map"] else None)(
@@ -38,6 +43,8 @@ def test_ctrl_c_ends_a_self_tracing_run(target):
         assert "Traceback" not in err and "ERROR" not in err, err
         assert_nothing_left(holders if target else [], held)
     finally:
+        seeder.kill()
+        seeder.wait()
         if target:
             for pid in holders:
                 kill(pid)
