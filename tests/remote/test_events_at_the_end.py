@@ -67,7 +67,7 @@ def test_a_run_ending_with_its_command_prints_every_event(target):
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     lines, lost, n = accounted(done.stdout)
-    assert n == count
+    assert n >= count   # and what the interpreter's start-up made (a pyenv shim: bash's)
     assert lines + lost == n
 
 
@@ -78,14 +78,16 @@ def test_print_then_clear_each_interval_loses_no_count(target):
     count lands in one printed interval, however fast they come, apart from
     an add that a running program makes to the entry just as the read deletes
     it (at most one per CPU per clear; reading, then deleting, lost thousands)."""
-    count = 300_000
+    count = 1_000_000   # about a second of calls: several intervals go by
     argv = (["--target", target] if target else []) + [
-        "-e", 'tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @n[1] = count(); } '
+        "-e", 'tracepoint:syscalls:sys_enter_getppid /pid == cpid/ '
+              '{ @n[1] = count(); @total = count(); } '
               'interval:ms:20 { print(@n); clear(@n); }',
         "-c", f"python3 -S -c '{FLOOD.format(n=count)}'"]
     done = subprocess.run([sys.executable, "-m", "pytrace", *argv], cwd=REPO,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     printed = [int(n) for n in re.findall(r"^@n\[1\]: (\d+)$", done.stdout, re.M)]
-    assert len(printed) > 3, done.stdout
-    assert count - 2 * len(printed) <= sum(printed) <= count
+    total = int(re.search(r"^@total: (\d+)$", done.stdout, re.M).group(1))
+    assert total >= count and len(printed) > 3, done.stdout
+    assert total - 2 * len(printed) <= sum(printed) <= total
