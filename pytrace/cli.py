@@ -12,7 +12,7 @@ import sys
 
 from pytrace.cli_options import HELP, Options, UsageError, parse_options
 from pytrace.diagnostics import PytraceError, Source
-from pytrace.output.stream import OutputStream
+from pytrace.output.stream import OutputStream, discard_pending, whole_write_text_stream
 
 
 def read_program(opts: Options) -> tuple[Source, list[str]]:
@@ -96,13 +96,27 @@ def run_cli(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     stdout = sys.stdout
+    ours = None
     if not isinstance(stdout, OutputStream):
-        # A full disk or a device that refuses writes is one clean error, not a traceback.
-        sys.stdout = OutputStream(stdout, "standard output")
+        # A full disk or a device that refuses writes is one clean error, not a
+        # traceback; a Ctrl-C while a reader holds up stdout loses nothing.
+        ours = OutputStream(whole_write_text_stream(stdout), "standard output")
+        sys.stdout = ours
     try:
         return _main(argv)
     finally:
+        if ours is not None:
+            _flush_at_exit(ours)
         sys.stdout = stdout
+
+
+def _flush_at_exit(stream: OutputStream) -> None:
+    try:
+        stream.flush()
+    except BrokenPipeError:
+        discard_pending(stream)
+    except PytraceError as e:
+        print(e.render(None), file=sys.stderr)
 
 
 def _main(argv: list[str]) -> int:

@@ -8,6 +8,7 @@ user must read one line naming the file, not "internal error". A closed pipe
 
 from __future__ import annotations
 
+import io
 import os
 
 from pytrace.diagnostics import PytraceError
@@ -55,3 +56,45 @@ class OutputStream:
         except (OSError, ValueError, AttributeError):
             pass
         return PytraceError(f"Could not write to {self._name}: {e.strerror or e}")
+
+
+class WholeWrites(io.BufferedWriter):
+    """A BufferedWriter whose write() writes everything it is given.
+
+    CPython's returns a short count when a signal interrupts the write(2) of
+    a chunk larger than its buffer, and TextIOWrapper ignores the count: a
+    Ctrl-C while a slow reader held up stdout lost the rest of that chunk."""
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        total = len(view)
+        while view:
+            view = view[super().write(view):]
+        return total
+
+
+def whole_write_text_stream(stream):
+    """A text stream on `stream`'s file descriptor, with its encoding, errors
+    and line buffering, whose writes are never cut short by a signal; the
+    stream itself when it has no descriptor (a test's capture)."""
+    try:
+        fd = stream.fileno()
+        encoding, errors = stream.encoding, stream.errors
+    except (AttributeError, OSError, ValueError):
+        return stream
+    stream.flush()
+    raw = io.FileIO(fd, "w", closefd=False)
+    return io.TextIOWrapper(WholeWrites(raw), encoding=encoding, errors=errors,
+                            line_buffering=getattr(stream, "line_buffering", False))
+
+
+def discard_pending(stream) -> None:
+    """Make a stream whose reader went away (a closed pipe) droppable without
+    another BrokenPipeError: what it still holds goes to /dev/null."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
+        stream.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
