@@ -217,11 +217,11 @@ def unknown_tracepoint(category: str, event: str, events_in_category: list[str] 
     the suggestions come from every `category:event` on the machine.
     """
     name = f"{category}:{event}"
-    if events_in_category:
+    if events_in_category is not None:
+        # The category exists: only its events are candidates (against every
+        # name, its own `category:` prefix alone made poor guesses look close).
         near = [f"{category}:{e}" for e in closest_names(event, events_in_category)]
     else:
-        near = []
-    if not near:
         near = closest_names(name, all_tracepoints)
     message = f"tracepoint not found: {name}"
     if near:

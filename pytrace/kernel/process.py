@@ -78,8 +78,8 @@ class ChildCommand(WatchedProcess):
         import shutil   # only for -c: off the agent's start-up path
         path = shutil.which(argv[0])
         if path is None:
-            raise PytraceError("Failed to run command '{}': {}: command not found"
-                               .format(command, argv[0]))
+            raise PytraceError("Failed to fork child: path '{}' does not exist or is not "
+                               "executable".format(argv[0]))   # bpftrace 0.17's words
         read_end, self._go = os.pipe()
         die_with_parent = _die_with_parent_call()
         parent = os.getpid()

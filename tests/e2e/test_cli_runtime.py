@@ -95,7 +95,8 @@ def test_a_missing_command_is_an_error_not_a_hang(capfd):
     code = main(["-c", "/nonexistent/cmd", "-e", "BEGIN { exit(); }"])
     _, stderr = capfd.readouterr()
     assert code == 1
-    assert "command not found" in stderr
+    assert stderr == ("ERROR: Failed to fork child: path '/nonexistent/cmd' does not exist "
+                      "or is not executable\n")
 
 
 @pytest.mark.kernel

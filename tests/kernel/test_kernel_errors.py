@@ -67,6 +67,15 @@ def test_nothing_close_gets_no_suggestion():
     assert str(unknown_tracepoint("zzz", "qqq", None, EVERY)) == "tracepoint not found: zzz:qqq"
 
 
+def test_an_unlike_event_of_a_known_category_gets_no_suggestion():
+    """Against every `category:event`, the shared `syscalls:` prefix alone made
+    `syscalls:nosuch` look close to `syscalls:sys_exit_read`."""
+    events = EVENTS + ["sys_exit_chown", "sys_exit_chmod"]
+    every = [f"syscalls:{e}" for e in events]
+    assert (str(unknown_tracepoint("syscalls", "nosuch", events, every))
+            == "tracepoint not found: syscalls:nosuch")
+
+
 def test_pmu_format_bits_parse():
     assert perf.parse_format_bits("config:0") == (0, 1)
     assert perf.parse_format_bits("config:32-63") == (32, 32)
