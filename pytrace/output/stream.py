@@ -22,16 +22,14 @@ class OutputStream:
         self._name = name
 
     def write(self, text: str) -> int:
-        try:
-            return self._stream.write(text)
-        except BrokenPipeError:
-            raise
-        except OSError as e:
-            raise self._failed(e) from None
+        return self._guarded(self._stream.write, text)
 
     def flush(self) -> None:
+        self._guarded(self._stream.flush)
+
+    def _guarded(self, call, *args):
         try:
-            self._stream.flush()
+            return call(*args)
         except BrokenPipeError:
             raise
         except OSError as e:
@@ -49,12 +47,7 @@ class OutputStream:
     def _failed(self, e: OSError) -> PytraceError:
         # What is still buffered can never be written: point the descriptor at
         # /dev/null so the interpreter's own flush at exit does not fail again.
-        try:
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, self._stream.fileno())
-            os.close(null)
-        except (OSError, ValueError, AttributeError):
-            pass
+        _point_at_devnull(self._stream)
         return PytraceError(f"Could not write to {self._name}: {e.strerror or e}")
 
 
@@ -91,10 +84,19 @@ def whole_write_text_stream(stream):
 def discard_pending(stream) -> None:
     """Make a stream whose reader went away (a closed pipe) droppable without
     another BrokenPipeError: what it still holds goes to /dev/null."""
+    if _point_at_devnull(stream):
+        try:
+            stream.flush()
+        except (OSError, PytraceError):
+            pass
+
+
+def _point_at_devnull(stream) -> bool:
+    """Point the stream's file descriptor at /dev/null; False if it has none."""
     try:
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, stream.fileno())
         os.close(null)
-        stream.flush()
     except (OSError, ValueError, AttributeError):
-        pass
+        return False
+    return True

@@ -55,7 +55,7 @@ def decode_map(spec: MapSpec, raw: list[tuple[bytes, bytes]], ncpus: int,
     if spec.has_bucket_key:
         return _group_histograms(spec, raw, ncpus, symbols)
     key_of, value_of = key_decoder(spec, symbols), value_decoder(spec, ncpus, symbols)
-    if not raw and not spec.key_types and isinstance(spec.value_type, T.CountType):
+    if not raw and is_keyless_count(spec):
         # bpftrace's keyless count lives in an array: never written, it reads 0.
         return [((), 0)]
     return [(key_of(k), value_of(v)) for k, v in raw]
@@ -75,10 +75,16 @@ def _group_histograms(spec, raw, ncpus, symbols) -> list[tuple[tuple, Histogram]
     return list(by_key.values())
 
 
+def is_keyless_count(spec: MapSpec) -> bool:
+    """`@c = count()`: bpftrace keeps it in an array, so clear() zeroes it and
+    an unwritten one reads 0."""
+    return not spec.key_types and isinstance(spec.value_type, T.CountType)
+
+
 def clear_map(target, fd: int, spec: MapSpec, ncpus: int) -> None:
     """clear(@m): every key goes, except that a keyless count() reads 0
     afterwards, as bpftrace (whose keyless count lives in an array) prints it."""
-    if not spec.key_types and isinstance(spec.value_type, T.CountType):
+    if is_keyless_count(spec):
         zero_map(target, fd, spec, ncpus)
         return
     keys = [k for k, _ in read_raw(target, fd, spec, ncpus)]
@@ -126,8 +132,7 @@ class MapAccess:
         (a round trip wide on a remote target). Hash maps only; keyless
         count() maps are zeroed by clear, arrays cannot delete."""
         fd, spec = self._fd_spec(name)
-        keyless_count = not spec.key_types and isinstance(spec.value_type, T.CountType)
-        if keyless_count or "hash" not in spec.bpf_type:
+        if is_keyless_count(spec) or "hash" not in spec.bpf_type:
             self.print(name, top=top, div=div)
             self.clear(name)
             return

@@ -145,30 +145,31 @@ class ToolRun:
             if regex.search(line):
                 return line
         while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
+            line = self._take(max(0.0, deadline - time.monotonic()))
             if line is None:
-                self.lines.put(None)
                 break
-            self.stdout_lines.append(line)
             if regex.search(line):
                 return line
         raise AssertionError(f"no line matching {pattern!r}:\n{''.join(self.stdout_lines)}")
 
     def output_so_far(self) -> str:
         """What the tool printed until now (its run goes on)."""
-        while True:
-            try:
-                line = self.lines.get_nowait()
-            except queue.Empty:
-                break
-            if line is None:
-                self.lines.put(None)
-                break
-            self.stdout_lines.append(line)
+        while self._take(None) is not None:
+            pass
         return "".join(self.stdout_lines)
+
+    def _take(self, timeout: float | None) -> str | None:
+        """The next stdout line, kept in stdout_lines, waiting up to `timeout`
+        (None: not at all); None when none came or the output ended."""
+        try:
+            line = self.lines.get_nowait() if timeout is None else self.lines.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if line is None:
+            self.lines.put(None)   # the end stays visible to the next reader
+            return None
+        self.stdout_lines.append(line)
+        return line
 
     def stop(self) -> str:
         """Ctrl-C; wait for the exit; the whole stdout (also in `.output`)."""
